@@ -1,0 +1,2 @@
+/** @indi-ts/indi-driver: Write INDI drivers in TypeScript: devices, vectors, client and snoop events, hardware loop. */
+export {}

@@ -1,0 +1,2 @@
+/** @indi-ts/indi-queue: Bounded async queues with backpressure, AbortSignal, async iteration and fan-out. */
+export {}

@@ -1,0 +1,34 @@
+/** Options of every call that can wait. */
+export interface AbortOptions {
+  signal?: AbortSignal
+}
+
+/**
+ * One duplex byte stream: a TCP socket, a driver's stdin/stdout, an in-memory pair.
+ *
+ * Reads are pulled: iterate the connection (once; a second concurrent iterator throws) to
+ * receive chunks. While nobody iterates, the source is paused with about one high-water mark
+ * buffered. The iteration ends at a clean end of input and throws the error that broke the link
+ * (an IndiError with code ERR_INDI_CONNECTION_RESET, or the abort reason).
+ *
+ * Writes are pushed: `send()` queues bytes and returns false once past the high-water mark; the
+ * caller then awaits `drained()`. This allocates no promise on the hot path.
+ */
+export interface Connection extends AsyncIterable<Uint8Array> {
+  /** For logs and errors, e.g. "tcp:127.0.0.1:51012" or "exec:indi_simulator_ccd". */
+  readonly label: string
+  /** Queue bytes. Returns false once past the high-water mark: stop sending and await drained(). */
+  send(chunk: Uint8Array): boolean
+  /** Bytes queued by send() and not yet handed to the OS/peer. */
+  readonly bufferedBytes: number
+  /** Resolves when send() may continue; rejects if the connection ends first, or with signal.reason. */
+  drained(options?: AbortOptions): Promise<void>
+  /** Flushes what was sent and ends our writing side (half-close); reading may go on. */
+  end(options?: AbortOptions): Promise<void>
+  /** Flushes what was sent, ends our side, and resolves once fully closed. */
+  close(options?: AbortOptions): Promise<void>
+  /** Stops now and drops unsent bytes; readers and drained() reject with reason. */
+  destroy(reason?: Error): void
+  /** Settles once: undefined for a clean end, otherwise the error that ended it. Never rejects. */
+  readonly closed: Promise<Error | undefined>
+}
