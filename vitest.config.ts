@@ -11,6 +11,7 @@ const packages = [
   'transport-tcp',
   'indi-driver',
   'indi-server',
+  'indi-msgpack',
 ]
 
 export default defineConfig({

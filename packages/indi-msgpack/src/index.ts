@@ -1,0 +1,2 @@
+/** @indi-ts/indi-msgpack */
+export {}
