@@ -30,6 +30,11 @@ export type IndiErrorCode =
   // server
   | 'ERR_INDI_USAGE' // bad command-line or option value
   | 'ERR_INDI_DEVICE_LOOP' // two peers claim the same device (a chaining loop)
+  // indi-msgpack
+  | 'ERR_INDI_BINARY_MALFORMED' // a binary frame or record that does not decode to an INDI message
+  | 'ERR_INDI_BINARY_TOO_LARGE' // a binary frame above maxFrameBytes
+  | 'ERR_INDI_BINARY_HANDSHAKE' // the peer did not open with the binary preamble (it speaks XML?)
+  | 'ERR_INDI_RECORDING' // a session recording with a bad header or an unreadable record
 
 /** The base of every error thrown by an @indi-ts package. */
 export class IndiError extends Error {
