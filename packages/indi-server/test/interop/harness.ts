@@ -671,3 +671,40 @@ export async function connectDevices(
     )
   }
 }
+
+export const CCD = 'CCD Simulator'
+export const SCOPE = 'Telescope Simulator'
+
+/** One CCD frame as received: the oneBLOB's attributes and its decoded bytes. */
+export interface Frame {
+  attrs: Record<string, string>
+  bytes: Buffer
+}
+
+/**
+ * Starts a CCD exposure through `client` (which must have sent enableBLOB) and waits for the
+ * resulting `setBLOBVector CCD1`.
+ */
+export async function expose(client: RawClient, seconds = 0.5, timeoutMs = 30_000): Promise<Frame> {
+  const from = client.mark()
+  client.send(newNumber(CCD, 'CCD_EXPOSURE', { CCD_EXPOSURE_VALUE: seconds }))
+  const vector = await client.waitFor(
+    (e) => is('setBLOBVector', CCD, 'CCD1')(e) && e.children.some((c) => c.attrs.size !== '0'),
+    timeoutMs,
+    from,
+  )
+  const one = vector.children.find((c) => c.tag === 'oneBLOB' && c.attrs.name === 'CCD1')
+  if (one === undefined) throw new Error('setBLOBVector CCD1 without a oneBLOB CCD1')
+  return { attrs: one.attrs, bytes: blobBytes(one) }
+}
+
+/** Sexagesimal "h m s" (FITS OBJCTRA style, any separators) to a number. */
+export function sexagesimal(text: string): number {
+  const parts = text
+    .trim()
+    .split(/[^\d.+-]+/)
+    .map(Number)
+  const sign = text.trim().startsWith('-') ? -1 : 1
+  const [a = 0, b = 0, c = 0] = parts.map(Math.abs)
+  return sign * (a + b / 60 + c / 3600)
+}

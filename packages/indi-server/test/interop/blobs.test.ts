@@ -1,0 +1,59 @@
+/**
+ * Scenario 4: a raw TCP client enables BLOBs and takes three CCD exposures in a row through the
+ * server. Each frame must arrive complete: base64 decoding to exactly `size` bytes of FITS. The
+ * second and third frames only come if the server answered the driver's
+ * `<pingRequest uid='SetBLOB/N'/>` (indi-protocol.md §0.2).
+ */
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import {
+  CCD,
+  connectDevices,
+  expose,
+  hasIndi,
+  portBlock,
+  type RawClient,
+  type RunningServer,
+  SCOPE,
+  serverKinds,
+  startServer,
+  stopAllServers,
+  waitForDevices,
+} from './harness.js'
+
+const nextPort = portBlock(18020)
+
+describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: CCD BLOBs to a raw TCP client', (kind) => {
+  let server: RunningServer
+  let client: RawClient
+
+  beforeEach(async () => {
+    server = await startServer({
+      kind,
+      port: nextPort(),
+      drivers: ['indi_simulator_telescope', 'indi_simulator_ccd'],
+    })
+    client = await waitForDevices(server.port, [SCOPE, CCD])
+    await connectDevices(client, [CCD])
+    client.send(`<enableBLOB device="${CCD}">Also</enableBLOB>`)
+  })
+  afterEach(async () => {
+    client?.close()
+    await server?.stop()
+  })
+  afterAll(stopAllServers)
+
+  it('delivers three complete FITS frames in a row', async () => {
+    for (let i = 0; i < 3; i++) {
+      const frame = await expose(client)
+      expect(frame.attrs.format).toBe('.fits')
+      expect(frame.bytes.length).toBe(Number(frame.attrs.size))
+      expect(frame.bytes.subarray(0, 9).toString('latin1')).toBe('SIMPLE  =')
+    }
+  })
+
+  it('answers the driver pings itself and never forwards them to clients', async () => {
+    await expose(client)
+    await expose(client)
+    expect(client.elements.filter((e) => e.tag === 'pingRequest' || e.tag === 'pingReply')).toEqual([])
+  })
+})

@@ -1,0 +1,74 @@
+/**
+ * Scenario 3: the CCD simulator snoops the telescope's coordinates through the server. The CCD
+ * writes what it snooped into each frame's FITS header (OBJCTRA, J2000), so after syncing the
+ * telescope to a new RA the next exposure must carry that RA.
+ */
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import {
+  CCD,
+  connectDevices,
+  expose,
+  fitsCard,
+  hasIndi,
+  is,
+  newNumber,
+  newSwitch,
+  portBlock,
+  type RawClient,
+  type RunningServer,
+  SCOPE,
+  serverKinds,
+  sexagesimal,
+  startServer,
+  stopAllServers,
+  waitForDevices,
+} from './harness.js'
+
+const nextPort = portBlock(18030)
+
+/** Syncs (not slews: instant) the telescope to ra/dec and waits until it reports them. */
+async function syncTelescope(client: RawClient, ra: number, dec: number): Promise<void> {
+  client.send(newSwitch(SCOPE, 'ON_COORD_SET', ['SYNC']))
+  const from = client.mark()
+  client.send(newNumber(SCOPE, 'EQUATORIAL_EOD_COORD', { RA: ra, DEC: dec }))
+  await client.waitFor(
+    (e) =>
+      is('setNumberVector', SCOPE, 'EQUATORIAL_EOD_COORD')(e) &&
+      e.children.some((c) => c.attrs.name === 'RA' && Math.abs(Number(c.text) - ra) < 0.01),
+    15_000,
+    from,
+  )
+}
+
+describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: snooping between C++ drivers', (kind) => {
+  let server: RunningServer
+  let client: RawClient
+
+  beforeEach(async () => {
+    server = await startServer({
+      kind,
+      port: nextPort(),
+      drivers: ['indi_simulator_telescope', 'indi_simulator_ccd'],
+    })
+    client = await waitForDevices(server.port, [SCOPE, CCD])
+    await connectDevices(client, [SCOPE, CCD])
+    client.send(`<enableBLOB device="${CCD}" name="CCD1">Also</enableBLOB>`)
+  })
+  afterEach(async () => {
+    client?.close()
+    await server?.stop()
+  })
+  afterAll(stopAllServers)
+
+  it("the CCD's FITS header follows the telescope's RA", async () => {
+    // OBJCTRA is precessed to J2000, so it differs from the EOD value by a few arcminutes.
+    for (const ra of [3, 15]) {
+      await syncTelescope(client, ra, 20)
+      const frame = await expose(client)
+      const objctra = fitsCard(frame.bytes, 'OBJCTRA')
+      expect(objctra, 'OBJCTRA in FITS header').toBeDefined()
+      expect(sexagesimal(objctra!)).toBeCloseTo(ra, 1)
+      expect(fitsCard(frame.bytes, 'TELESCOP')).toBe(SCOPE)
+    }
+  })
+})
