@@ -118,9 +118,15 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Children of `pid` whose argv[0] or script ends with `name` (e.g. 'indi_simulator_ccd'). */
+/**
+ * A child or grandchild of `pid` (a server may spawn drivers through a shell) whose argv holds
+ * `name` or a path ending in `/name` (e.g. 'indi_simulator_ccd').
+ */
 export function childNamed(pid: number, name: string): number | undefined {
-  return childPids(pid).find((c) => (cmdline(c) ?? []).some((a) => a === name || a.endsWith(`/${name}`)))
+  const kids = childPids(pid)
+  return [...kids, ...kids.flatMap(childPids)].find((c) =>
+    (cmdline(c) ?? []).some((a) => a === name || a.endsWith(`/${name}`)),
+  )
 }
 
 function killPid(pid: number, signal: NodeJS.Signals): void {
