@@ -7,10 +7,10 @@
  * because the telescope simulator emits every 250 ms and a "read until quiet" loop never ends
  * (indi-protocol.md §4.2).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs'
 import net from 'node:net'
-import { dirname, resolve } from 'node:path'
+import { delimiter, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -26,9 +26,17 @@ export const fixturesDir = resolve(here, 'fixtures')
 
 /** Absolute path of a program on PATH, or undefined. */
 export function which(program: string): string | undefined {
-  const r = spawnSync('sh', ['-c', `command -v ${program}`], { encoding: 'utf8' })
-  const path = r.stdout.trim()
-  return r.status === 0 && path !== '' ? path : undefined
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue
+    const candidate = join(dir, program)
+    try {
+      accessSync(candidate, constants.X_OK)
+      return candidate
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined
 }
 
 /** indilib's reference server; the whole suite is skipped without it (CI installs indi-bin). */
@@ -38,9 +46,6 @@ export const hasIndi =
   which('indi_getprop') !== undefined &&
   which('indi_simulator_telescope') !== undefined &&
   which('indi_simulator_ccd') !== undefined
-if (!hasIndi) {
-  console.log('[interop] indilib (indi-bin) not installed: interop suite skipped (apt-get install indi-bin)')
-}
 
 export type ServerKind = 'indiserver' | 'ours'
 
