@@ -1,0 +1,276 @@
+/**
+ * @indi-ts/transport/node: adapts Node streams (a net.Socket, a child's stdin/stdout, your own
+ * process's stdio) into a {@link Connection}. The one adapter behind transport-tcp and
+ * transport-stdio; use it to build your own Node transport. Not browser-safe (imports node:).
+ */
+import type { Duplex, Readable, Writable } from 'node:stream'
+import { IndiError } from '@indi-ts/indi-xml'
+import type { AbortOptions, Connection } from './connection.js'
+import { closedError, resetError } from './errors.js'
+import { Inbox, Waiters } from './inbox.js'
+
+export { Inbox, Waiters } from './inbox.js'
+
+/** 64 KiB: the default high-water mark for reads and writes, the size of one socket read. */
+export const DEFAULT_STREAM_HIGH_WATER_MARK = 64 * 1024
+
+/**
+ * Sends smaller than this are gathered and written as one buffer at the end of the current
+ * microtask run; larger ones are written as they are (a copy would cost more than the syscall).
+ */
+const COALESCE_BYTES = 16 * 1024
+
+/** Options of {@link StreamConnection}. */
+export interface StreamConnectionOptions {
+  /** For logs and errors, e.g. "tcp:127.0.0.1:51012". */
+  label: string
+  /** Where received bytes come from (a socket, a child's stdout). */
+  readable: Readable
+  /** Where sent bytes go (the same socket, a child's stdin). */
+  writable: Writable
+  /**
+   * Bytes, default 65 536. Reads: the source is paused once this much is received and not yet
+   * iterated. Writes: `send()` returns false once this much is queued and not yet taken by the OS.
+   */
+  highWaterMark?: number
+  /**
+   * Releases the underlying resource when the connection is destroyed (`reason` set) or has
+   * finished cleanly (`reason` undefined). Default: destroy both streams. TCP resets the socket
+   * on error so the peer sees ECONNRESET rather than a clean end.
+   */
+  release?: (reason: Error | undefined) => void
+}
+
+/**
+ * A Connection over a Node readable and writable (they may be the same Duplex, e.g. a socket).
+ *
+ * - Reads are pulled: incoming 'data' chunks are queued (no copy) and the readable is paused
+ *   once `highWaterMark` bytes wait unread; it resumes as the iterator pulls.
+ * - Writes: small sends are gathered into one buffer per microtask run, so a burst of INDI
+ *   elements becomes one write(); `send()` returns false past `highWaterMark` queued bytes.
+ * - Errors from either stream (ECONNRESET, EPIPE, …) become IndiError ERR_INDI_CONNECTION_RESET
+ *   with the original as `cause`; an IndiError passes unchanged.
+ * - A socket must be created with `allowHalfOpen: true`, else Node ends our side on the peer's
+ *   end and `end()` half-close cannot work.
+ */
+export class StreamConnection implements Connection {
+  readonly label: string
+  readonly closed: Promise<Error | undefined>
+  protected readonly inbox: Inbox
+  protected readonly writers = new Waiters()
+  private readonly readable: Readable
+  private readonly writable: Writable
+  private readonly hwm: number
+  private readonly releaseFn: (reason: Error | undefined) => void
+  private pending: Uint8Array[] = []
+  private pendingBytes = 0
+  private flushQueued = false
+  private paused = false
+  private writeEnded = false
+  private writeFinished = false
+  private writeError: Error | undefined = undefined
+  private settled = false
+  private released = false
+  private settleFn!: (e: Error | undefined) => void
+
+  constructor(options: StreamConnectionOptions) {
+    this.label = options.label
+    this.readable = options.readable
+    this.writable = options.writable
+    this.hwm = options.highWaterMark ?? DEFAULT_STREAM_HIGH_WATER_MARK
+    this.releaseFn = options.release ?? defaultRelease(options.readable, options.writable)
+    this.closed = new Promise((resolve) => {
+      this.settleFn = resolve
+    })
+    this.inbox = new Inbox(this.label, this.hwm, () => {
+      if (this.paused && !this.inbox.full) {
+        this.paused = false
+        this.readable.resume()
+      }
+    })
+    const r = this.readable
+    const w = this.writable
+    r.on('data', (chunk: Uint8Array) => {
+      if (!this.inbox.push(chunk) && !this.inbox.finished) {
+        this.paused = true
+        r.pause()
+      }
+    })
+    r.on('end', () => {
+      this.inbox.end()
+      this.checkClosed()
+    })
+    r.on('error', (e: Error) => this.fail(this.wrap(e)))
+    r.on('close', () => {
+      if (!this.inbox.finished) this.fail(resetError(this.label, 'the input closed without an end'))
+    })
+    if (w !== (r as unknown)) {
+      w.on('error', (e: Error) => this.fail(this.wrap(e)))
+      w.on('close', () => {
+        if (!this.writeFinished && this.writeError === undefined) {
+          this.fail(resetError(this.label, 'the output closed before it was ended'))
+        }
+      })
+    }
+    w.on('finish', () => {
+      this.writeFinished = true
+      this.writers.wake()
+      this.checkClosed()
+    })
+    if (r.readableEnded) this.inbox.end()
+  }
+
+  /** Maps a stream error to the contract's error: IndiErrors pass, the rest is a reset. */
+  protected wrap(e: Error): Error {
+    if (IndiError.is(e)) return e
+    const code = (e as NodeJS.ErrnoException).code
+    return resetError(this.label, code === undefined ? e.message : `${code} ${e.message}`, e)
+  }
+
+  send(chunk: Uint8Array): boolean {
+    if (this.writeEnded || this.writeError !== undefined) return false
+    const n = chunk.length
+    if (n >= COALESCE_BYTES) {
+      if (this.pendingBytes > 0) this.flush()
+      this.write(chunk)
+    } else if (n > 0) {
+      this.pending.push(chunk)
+      this.pendingBytes += n
+      if (this.pendingBytes >= COALESCE_BYTES) this.flush()
+      else if (!this.flushQueued) {
+        this.flushQueued = true
+        queueMicrotask(this.flushTask)
+      }
+    }
+    return this.bufferedBytes < this.hwm
+  }
+
+  private readonly flushTask = (): void => {
+    this.flushQueued = false
+    if (this.pendingBytes > 0) this.flush()
+  }
+
+  private flush(): void {
+    const list = this.pending
+    const n = this.pendingBytes
+    this.pending = []
+    this.pendingBytes = 0
+    if (this.writeError !== undefined) return
+    this.write(list.length === 1 ? list[0]! : Buffer.concat(list, n))
+  }
+
+  private write(chunk: Uint8Array): void {
+    this.writable.write(chunk, this.onWritten)
+  }
+
+  /** Called as each write reaches the OS: the queue shrank, so drained() may resolve. */
+  private readonly onWritten = (): void => {
+    if (this.writers.size > 0) this.writers.wake()
+  }
+
+  get bufferedBytes(): number {
+    if (this.writeError !== undefined) return 0
+    return this.pendingBytes + this.writable.writableLength
+  }
+
+  drained(options?: AbortOptions): Promise<void> {
+    return this.writers.wait(
+      () => this.bufferedBytes < this.hwm,
+      () => this.writeError ?? (this.writeEnded ? closedError(this.label) : undefined),
+      options,
+    )
+  }
+
+  end(options?: AbortOptions): Promise<void> {
+    if (!this.writeEnded && this.writeError === undefined) {
+      this.writeEnded = true
+      if (this.pendingBytes > 0) this.flush()
+      this.writable.end()
+    }
+    return this.writers.wait(
+      () => this.writeFinished,
+      () => this.writeError,
+      options,
+    )
+  }
+
+  async close(options?: AbortOptions): Promise<void> {
+    try {
+      await this.end(options)
+    } catch (e) {
+      if (options?.signal?.aborted === true && e === options.signal.reason) this.destroy()
+      throw e
+    }
+    // We stop reading: drop what is unread. The peer sees our end after all we sent; if it keeps
+    // sending, its writes fail (ERR_INDI_CONNECTION_RESET) as with any closed socket.
+    this.inbox.discard()
+    this.finish(undefined)
+  }
+
+  destroy(reason?: Error): void {
+    if (this.settled && this.released) return
+    this.pending = []
+    this.pendingBytes = 0
+    if (reason === undefined) this.inbox.discard()
+    else this.inbox.fail(reason)
+    this.writeError ??= reason ?? closedError(this.label)
+    this.writers.wake()
+    this.finish(reason)
+  }
+
+  /**
+   * The link broke (a stream error, or the owner learnt it otherwise, e.g. a child exited badly).
+   * With `keep`, chunks already received are still delivered before the iterator throws.
+   */
+  fail(err: Error, keep = false): void {
+    if (this.settled) return
+    this.inbox.fail(err, keep)
+    this.pending = []
+    this.pendingBytes = 0
+    this.writeError ??= err
+    this.writers.wake()
+    this.finish(err)
+  }
+
+  private checkClosed(): void {
+    if (!this.settled && this.writeFinished && this.inbox.finished) this.finish(this.inbox.error)
+  }
+
+  /** Settles `closed` once and releases the streams (freeing the fd or pipe). */
+  protected finish(err: Error | undefined): void {
+    if (!this.settled) {
+      this.settled = true
+      this.settleFn(err)
+    }
+    if (!this.released) {
+      this.released = true
+      this.releaseFn(err)
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this.inbox.iterator()
+  }
+}
+
+function defaultRelease(r: Readable, w: Writable): (reason: Error | undefined) => void {
+  return () => {
+    r.destroy()
+    if (w !== (r as unknown)) w.destroy()
+  }
+}
+
+/** Options of {@link duplexConnection}. */
+export interface DuplexConnectionOptions {
+  /** For logs and errors. */
+  label: string
+  /** See {@link StreamConnectionOptions.highWaterMark}. Default 65 536 bytes. */
+  highWaterMark?: number
+  /** See {@link StreamConnectionOptions.release}. Default: destroy the duplex. */
+  release?: (reason: Error | undefined) => void
+}
+
+/** A Connection over one Duplex (a net.Socket with `allowHalfOpen: true`, a TLS socket, …). */
+export function duplexConnection(duplex: Duplex, options: DuplexConnectionOptions): Connection {
+  return new StreamConnection({ ...options, readable: duplex, writable: duplex })
+}
