@@ -217,6 +217,7 @@ export class Subscriber<T> extends BaseQueue<T> {
   private disconnect(): void {
     const err = new QueueFullError(this.label, this.ring.length, this.queuedBytes)
     this.error = err
+    this.dropped++ // the item that did not fit
     this.destroy(err)
   }
 
