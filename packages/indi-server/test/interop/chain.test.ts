@@ -5,6 +5,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import {
+  CCD,
+  connectDevices,
+  expose,
+  fitsCard,
   getprop,
   hasIndi,
   is,
@@ -17,8 +21,10 @@ import {
   type ServerKind,
   serverKinds,
   setprop,
+  sexagesimal,
   startServer,
   stopAllServers,
+  syncTelescope,
   waitForDevices,
 } from './harness.js'
 
@@ -82,6 +88,27 @@ describe.skipIf(!hasIndi || pairs.length === 0).each(pairs)(
       // The bottom server's driver really is connected.
       const state = await getprop(bottom.port, [`${SCOPE}.CONNECTION.CONNECT`])
       expect(propertyValues(state.stdout).get(`${SCOPE}.CONNECTION.CONNECT`)).toBe('On')
+    })
+
+    it('a CCD on the top server snoops the telescope on the bottom server across the chain', async () => {
+      bottom = await startServer({
+        kind: bottomKind,
+        port: nextPort(),
+        drivers: ['indi_simulator_telescope'],
+      })
+      top = await startServer({
+        kind: topKind,
+        port: nextPort(),
+        drivers: [`${SCOPE}@127.0.0.1:${bottom.port}`, 'indi_simulator_ccd'],
+      })
+      client = await waitForDevices(top.port, [SCOPE, CCD])
+      await connectDevices(client, [SCOPE, CCD])
+      client.send(`<enableBLOB device="${CCD}" name="CCD1">Also</enableBLOB>`)
+      await syncTelescope(client, 7, 30)
+      const frame = await expose(client)
+      const objctra = fitsCard(frame.bytes, 'OBJCTRA')
+      expect(objctra, 'OBJCTRA in FITS header').toBeDefined()
+      expect(sexagesimal(objctra!)).toBeCloseTo(7, 1)
     })
   },
 )

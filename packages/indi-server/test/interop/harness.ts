@@ -719,3 +719,17 @@ export function sexagesimal(text: string): number {
   const [a = 0, b = 0, c = 0] = parts.map(Math.abs)
   return sign * (a + b / 60 + c / 3600)
 }
+
+/** Syncs (not slews: instant) the telescope to ra/dec and waits until it reports them. */
+export async function syncTelescope(client: RawClient, ra: number, dec: number): Promise<void> {
+  client.send(newSwitch(SCOPE, 'ON_COORD_SET', ['SYNC']))
+  const from = client.mark()
+  client.send(newNumber(SCOPE, 'EQUATORIAL_EOD_COORD', { RA: ra, DEC: dec }))
+  await client.waitFor(
+    (e) =>
+      is('setNumberVector', SCOPE, 'EQUATORIAL_EOD_COORD')(e) &&
+      e.children.some((c) => c.attrs.name === 'RA' && Math.abs(Number(c.text) - ra) < 0.01),
+    15_000,
+    from,
+  )
+}

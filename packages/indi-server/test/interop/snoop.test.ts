@@ -10,9 +10,6 @@ import {
   expose,
   fitsCard,
   hasIndi,
-  is,
-  newNumber,
-  newSwitch,
   portBlock,
   type RawClient,
   type RunningServer,
@@ -21,24 +18,11 @@ import {
   sexagesimal,
   startServer,
   stopAllServers,
+  syncTelescope,
   waitForDevices,
 } from './harness.js'
 
 const nextPort = portBlock(18030)
-
-/** Syncs (not slews: instant) the telescope to ra/dec and waits until it reports them. */
-async function syncTelescope(client: RawClient, ra: number, dec: number): Promise<void> {
-  client.send(newSwitch(SCOPE, 'ON_COORD_SET', ['SYNC']))
-  const from = client.mark()
-  client.send(newNumber(SCOPE, 'EQUATORIAL_EOD_COORD', { RA: ra, DEC: dec }))
-  await client.waitFor(
-    (e) =>
-      is('setNumberVector', SCOPE, 'EQUATORIAL_EOD_COORD')(e) &&
-      e.children.some((c) => c.attrs.name === 'RA' && Math.abs(Number(c.text) - ra) < 0.01),
-    15_000,
-    from,
-  )
-}
 
 describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: snooping between C++ drivers', (kind) => {
   let server: RunningServer
