@@ -1,2 +1,36 @@
-/** @indi-ts/indi-msgpack */
-export {}
+/**
+ * @indi-ts/indi-msgpack: a compact binary (msgpack) codec for the INDI message model, with BLOB
+ * payloads as raw bytes; a length-prefixed binary link over any `Connection`; session recording
+ * to a file and replay of a recording to INDI clients over TCP.
+ */
+export { decodeMessage, encodeMessage, TAG_CODES } from './codec.js'
+export {
+  BINARY_VERSION,
+  BinaryDecoder,
+  DEFAULT_MAX_FRAME_BYTES,
+  encodeFrame,
+  type FrameLimits,
+  LINK_PREAMBLE,
+  RECORDING_MAGIC,
+} from './framing.js'
+export {
+  BinaryMessageStream,
+  type BinaryReaderOptions,
+  type BinaryStreamOptions,
+  BinaryWriter,
+  type BinaryWriterOptions,
+  binaryReader,
+  binaryWriter,
+} from './link.js'
+export { BinaryFormatError } from './msgpack.js'
+export {
+  encodeRecord,
+  type ReadRecordingOptions,
+  type RecordDirection,
+  type RecorderOptions,
+  type RecordingHeader,
+  readRecording,
+  readRecordingHeader,
+  type SessionRecord,
+  SessionRecorder,
+} from './recording.js'
