@@ -1,2 +1,27 @@
-/** @indi-ts/indi-server: An indiserver-compatible INDI server: in-process and executable drivers, remotes, BLOB policy, snooping. */
-export {}
+/**
+ * @indi-ts/indi-server: an indiserver-compatible INDI server. Many drivers (in-process, executable,
+ * remote servers) behind one port, routed exactly as indilib's indiserver routes, with raw-byte
+ * forwarding, per-client BLOB policy, snooping, conflation for slow clients and the `indi-server`
+ * command.
+ */
+export { type CliOptions, type DriverArg, parseArgs, parseDriverArg, USAGE } from './args.js'
+export {
+  applyFifoCommand,
+  type FifoCommand,
+  type FifoWatcher,
+  fifoEnv,
+  parseFifoLine,
+  watchFifo,
+} from './fifo.js'
+export { ClientInterest, crackBlob, type PropertyEntry, SnoopTable } from './interest.js'
+export { type LogEntry, type Logger, type LogLevel, logTimestamp, stderrLogger } from './log.js'
+export type { OutItem, PeerCounters } from './outbox.js'
+export type {
+  ClientInfo,
+  DriverInfo,
+  DriverKind,
+  ExecutableSpec,
+  RemoteSpec,
+  RunnableDriver,
+} from './peers.js'
+export { IndiServer, type IndiServerEvents, type IndiServerOptions } from './server.js'

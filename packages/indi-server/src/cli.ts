@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+import { IndiError } from '@indi-ts/indi-xml'
+import { parseArgs, USAGE } from './args.js'
+import { applyFifoCommand, type FifoWatcher, parseFifoLine, watchFifo } from './fifo.js'
+import { logTimestamp } from './log.js'
+import { IndiServer } from './server.js'
+
+/**
+ * `indi-server`: indiserver's command line (protocol reference §2.1) on IndiServer. Resolves with
+ * the exit status: 2 for usage errors or nothing to serve, 1 when it could not start or every
+ * driver is gone without a FIFO (as indiserver), 0 after SIGINT/SIGTERM.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  const say = (text: string): void => {
+    process.stderr.write(`${logTimestamp()}: ${text}\n`)
+  }
+  let opts: ReturnType<typeof parseArgs>
+  try {
+    opts = parseArgs(argv)
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}`)
+    return 2
+  }
+  if (opts.help) {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  if (opts.drivers.length === 0 && opts.fifo === undefined) {
+    process.stderr.write(USAGE)
+    return 2
+  }
+  const server = new IndiServer({
+    host: opts.host,
+    port: opts.port,
+    maxQueueMB: opts.maxQueueMB,
+    maxStreamMB: opts.maxStreamMB,
+    restarts: opts.restarts,
+    verbosity: opts.verbosity,
+    ...(opts.maxConnections !== undefined ? { maxClients: opts.maxConnections } : {}),
+    ...(opts.allow.length > 0 ? { allow: opts.allow } : {}),
+    ...(opts.logDir !== undefined ? { logDir: opts.logDir } : {}),
+  })
+  if (opts.verbosity > 0) say(`startup: indi-server ${argv.join(' ')}`)
+
+  let settle!: (code: number) => void
+  const exit = new Promise<number>((resolve) => {
+    settle = resolve
+  })
+  let fifo: FifoWatcher | undefined
+  let stopping = false
+  const stop = async (code: number): Promise<void> => {
+    if (stopping) return
+    stopping = true
+    fifo?.close()
+    await server.close({ signal: AbortSignal.timeout(10_000) }).catch(() => undefined)
+    settle(code)
+  }
+  server.on('idle', () => {
+    // indiserver exits when its last driver is gone and there is no FIFO (§2.10).
+    if (opts.fifo === undefined && !stopping) {
+      say('good bye')
+      void stop(1)
+    }
+  })
+
+  try {
+    await server.listen()
+  } catch (err) {
+    say(`cannot listen on ${opts.host}:${opts.port}: ${(err as Error).message}`)
+    return 1
+  }
+  for (const d of opts.drivers) {
+    if (d.kind === 'exec') server.addExecutable({ command: d.command })
+    else server.addRemote({ host: d.host, port: d.port, ...(d.device ? { device: d.device } : {}) })
+  }
+  if (opts.fifo !== undefined) {
+    try {
+      fifo = watchFifo(opts.fifo, (line) => {
+        if (opts.verbosity > 0) say(`FIFO: ${line}`)
+        const cmd = parseFifoLine(line)
+        if (!cmd) return say(`FIFO: cannot understand "${line}"`)
+        applyFifoCommand(server, cmd).then(
+          (found) => {
+            if (!found) say(`FIFO: no running driver ${cmd.driver}`)
+          },
+          (err: Error) => say(`FIFO: ${err.message}`),
+        )
+      })
+    } catch (err) {
+      say(IndiError.is(err) ? err.message : String(err))
+      await server.close()
+      return 1
+    }
+  }
+  const onSignal = (): void => {
+    if (stopping) process.exit(1)
+    void stop(0)
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  const code = await exit
+  process.off('SIGINT', onSignal)
+  process.off('SIGTERM', onSignal)
+  return code
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    process.stderr.write(`${logTimestamp()}: ${(err as Error)?.stack ?? err}\n`)
+    process.exitCode = 1
+  },
+)

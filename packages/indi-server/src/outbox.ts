@@ -1,0 +1,233 @@
+import type { Connection } from '@indi-ts/transport'
+
+/**
+ * What an outbox holds: a RawFrame from the framer (shared by reference between every recipient)
+ * or a message the server built itself. Only `tag`, `device` and `name` are read, for conflation.
+ */
+export interface OutItem {
+  readonly tag: string
+  readonly device: string | undefined
+  readonly name: string | undefined
+  readonly bytes: Uint8Array
+}
+
+/** Delivery counters of one peer, for tests and monitoring. */
+export interface PeerCounters {
+  /** Messages handed to the connection. */
+  readonly delivered: number
+  /** Queued set*Vector messages replaced by a newer one for the same property before being sent. */
+  readonly conflated: number
+  /** Messages not queued: streaming BLOBs past `-d`, or messages to a stalled driver past `-m`. */
+  readonly dropped: number
+}
+
+/** Bounds of one outbox, in bytes. */
+export interface OutboxLimits {
+  /** Over this, the outbox holds back reading from producers (see the README's slow-client policy). */
+  readonly highWater: number
+  /** Below this, a congested outbox stops holding producers back. */
+  readonly lowWater: number
+  /** Queued bytes over which superseded set*Vector messages are conflated. */
+  readonly conflateAt: number
+}
+
+/** The server side of an outbox. */
+export interface OutboxHost {
+  /** Flush `outbox` once the current routing pass is over (coalescing many frames into one write). */
+  schedule(outbox: Outbox): void
+  /** The outbox crossed its high-water mark (true) or drained below its low-water mark (false). */
+  congestion(outbox: Outbox, congested: boolean): void
+}
+
+// One write gathers at most this much, so a huge backlog is not copied into one giant buffer.
+// indiserver writes at most 48 KiB per call; 256 KiB measured faster on loopback.
+const FLUSH_BYTES = 256 * 1024
+
+/**
+ * A peer's byte-bounded, coalescing output queue. `push` never waits: it appends a reference and
+ * asks the host for a flush at the end of the tick, where all queued frames become one `send()`.
+ * When `send()` returns false, nothing more is handed over until `drained()`; meanwhile frames
+ * queue here, where they can still be conflated.
+ */
+export class Outbox implements PeerCounters {
+  delivered = 0
+  conflated = 0
+  dropped = 0
+  /** Whether the host asked for a flush that has not run yet. */
+  scheduled = false
+  /** Over the high-water mark (and not yet back under the low-water mark). */
+  congested = false
+  /** Congested for longer than the stall deadline: no longer holds producers back. */
+  stalled = false
+  /** The stall deadline timer, owned by the host. */
+  stallTimer: ReturnType<typeof setTimeout> | undefined
+  /** The outbox no longer accepts or sends anything. */
+  closed = false
+  /** `performance.now()` of the last time the peer took bytes while congested. */
+  lastProgress = 0
+
+  private q: (OutItem | undefined)[] = []
+  private head = 0
+  private pending = 0
+  private waiting = false
+  private compactAt: number
+
+  constructor(
+    readonly connection: Connection,
+    private readonly host: OutboxHost,
+    readonly limits: OutboxLimits,
+    /** A client's outbox (true) or a driver's (false): they hold back different readers. */
+    readonly forClient: boolean,
+  ) {
+    this.compactAt = limits.conflateAt
+  }
+
+  /** Bytes queued here, not yet handed to the connection. */
+  get queuedBytes(): number {
+    return this.pending
+  }
+
+  /** Messages queued here. */
+  get queuedMessages(): number {
+    return this.q.length - this.head
+  }
+
+  /** How far behind the peer is: queued here plus buffered in the connection. */
+  get behind(): number {
+    return this.pending + this.connection.bufferedBytes
+  }
+
+  /** Appends one message; never waits and never copies on the fast path. */
+  push(item: OutItem): void {
+    if (this.closed) return
+    if (this.waiting) item = retain(item)
+    this.q.push(item)
+    this.pending += item.bytes.byteLength
+    if (!this.waiting && !this.scheduled) {
+      this.scheduled = true
+      this.host.schedule(this)
+    }
+    if (!this.congested && this.behind > this.limits.highWater) {
+      this.congested = true
+      this.host.congestion(this, true)
+    }
+    if (this.pending > this.compactAt) this.compact()
+  }
+
+  /**
+   * Conflation: keeps only the newest queued set*Vector per (tag, device, name), dropping older
+   * ones (older BLOBs of a property included). def*, delProperty, message, new* are never dropped.
+   * Returns the number of messages removed.
+   */
+  compact(): number {
+    const q = this.q
+    const seen = new Set<string>()
+    let removed = 0
+    let freed = 0
+    for (let i = q.length - 1; i >= this.head; i--) {
+      const it = q[i]!
+      // 115 = 's': every set*Vector, and no other known INDI tag, starts with it.
+      if (it.tag.charCodeAt(0) !== 115) continue
+      const key = `${it.tag}\u0000${it.device ?? ''}\u0000${it.name ?? ''}`
+      if (seen.has(key)) {
+        q[i] = undefined
+        removed++
+        freed += it.bytes.byteLength
+      } else seen.add(key)
+    }
+    if (removed > 0) {
+      let w = this.head
+      for (let r = this.head; r < q.length; r++) {
+        const it = q[r]
+        if (it !== undefined) q[w++] = it
+      }
+      q.length = w
+      this.pending -= freed
+      this.conflated += removed
+    }
+    // Amortised: the next pass only after the backlog doubles, so conflation stays O(1) per message.
+    this.compactAt = Math.max(this.limits.conflateAt, this.pending * 2)
+    return removed
+  }
+
+  /** Hands queued messages to the connection, many per `send()`, until it pushes back. */
+  flush(): void {
+    this.scheduled = false
+    if (this.closed) return
+    const q = this.q
+    while (!this.waiting && this.head < q.length) {
+      let end = this.head
+      let total = 0
+      while (end < q.length) {
+        const n = q[end]!.bytes.byteLength
+        if (total > 0 && total + n > FLUSH_BYTES) break
+        total += n
+        end++
+      }
+      let chunk: Uint8Array
+      if (end - this.head === 1) chunk = q[this.head]!.bytes
+      else {
+        const buf = Buffer.allocUnsafe(total)
+        let off = 0
+        for (let i = this.head; i < end; i++) {
+          const b = q[i]!.bytes
+          buf.set(b, off)
+          off += b.byteLength
+        }
+        chunk = buf
+      }
+      for (let i = this.head; i < end; i++) q[i] = undefined
+      this.delivered += end - this.head
+      this.head = end
+      this.pending -= total
+      if (!this.connection.send(chunk)) {
+        this.waiting = true
+        this.connection.drained().then(this.onDrained, this.onDrainFailed)
+      }
+    }
+    if (this.head === q.length) {
+      q.length = 0
+      this.head = 0
+      this.compactAt = this.limits.conflateAt
+    } else if (this.head > 1024 && this.head * 2 > q.length) {
+      this.q = q.slice(this.head)
+      this.head = 0
+    }
+    if (this.congested && !this.waiting && this.behind <= this.limits.lowWater) {
+      this.congested = false
+      this.host.congestion(this, false)
+    }
+  }
+
+  /** Drops everything queued; the outbox accepts nothing more. */
+  close(): void {
+    this.closed = true
+    this.q = []
+    this.head = 0
+    this.pending = 0
+    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer)
+    this.stallTimer = undefined
+  }
+
+  private readonly onDrained = (): void => {
+    this.waiting = false
+    this.lastProgress = performance.now()
+    this.flush()
+  }
+
+  // The connection ended: its reader notices too and the host tears the peer down from there.
+  private readonly onDrainFailed = (): void => {
+    this.waiting = false
+  }
+}
+
+/**
+ * A frame may be a small view into a large read chunk; while it waits in a backlog, that would pin
+ * the whole chunk. Copy such views so the bytes counted are the bytes held (keeps `-m` honest).
+ */
+function retain(item: OutItem): OutItem {
+  const b = item.bytes
+  if (b.byteLength * 2 >= b.buffer.byteLength) return item
+  // new Uint8Array(view) copies; Buffer#slice would not.
+  return { tag: item.tag, device: item.device, name: item.name, bytes: new Uint8Array(b) }
+}

@@ -1,0 +1,144 @@
+import type { Connection } from '@indi-ts/transport'
+import { connectionPair } from '@indi-ts/transport'
+import { describe, expect, it } from 'vitest'
+import { Outbox, type OutboxHost, type OutItem } from '../src/outbox.js'
+
+const limits = { highWater: 1000, lowWater: 500, conflateAt: 4000 }
+
+function item(tag: string, device: string, name: string, body = ''): OutItem {
+  const bytes = Buffer.from(`<${tag} device="${device}" name="${name}">${body}</${tag}>`)
+  return { tag, device, name, bytes }
+}
+
+/** A connection whose send() always returns false and never drains: a stuck peer. */
+function stuck(): Connection & { sent: Uint8Array[] } {
+  const sent: Uint8Array[] = []
+  let buffered = 0
+  return {
+    label: 'stuck',
+    sent,
+    send(chunk: Uint8Array) {
+      sent.push(chunk)
+      buffered += chunk.byteLength
+      return false
+    },
+    get bufferedBytes() {
+      return buffered
+    },
+    drained: () => new Promise<void>(() => {}),
+    end: async () => {},
+    close: async () => {},
+    destroy() {},
+    closed: new Promise<Error | undefined>(() => {}),
+    [Symbol.asyncIterator]: () => ({ next: () => new Promise<IteratorResult<Uint8Array>>(() => {}) }),
+  }
+}
+
+function host(): OutboxHost & { flushes: Outbox[]; events: boolean[] } {
+  const h = {
+    flushes: [] as Outbox[],
+    events: [] as boolean[],
+    schedule(o: Outbox) {
+      h.flushes.push(o)
+    },
+    congestion(_o: Outbox, c: boolean) {
+      h.events.push(c)
+    },
+  }
+  return h
+}
+
+describe('Outbox', () => {
+  it('coalesces every message queued in a tick into one send', async () => {
+    const [a, b] = connectionPair()
+    const h = host()
+    const o = new Outbox(a, h, limits, true)
+    for (let i = 0; i < 50; i++) o.push(item('setNumberVector', 'D', `N${i}`))
+    expect(h.flushes.length).toBe(1)
+    o.flush()
+    expect(o.delivered).toBe(50)
+    const it = b[Symbol.asyncIterator]()
+    const first = await it.next()
+    expect(Buffer.from(first.value!).toString()).toContain('name="N49"')
+  })
+
+  it('conflates queued set* for the same property, keeping the newest', () => {
+    const conn = stuck()
+    const o = new Outbox(conn, host(), limits, true)
+    o.push(item('setNumberVector', 'D', 'P', 'first'))
+    o.flush() // handed over; send() says stop
+    for (let i = 0; i < 10; i++) o.push(item('setNumberVector', 'D', 'P', `v${i}`))
+    o.push(item('defNumberVector', 'D', 'P'))
+    expect(o.compact()).toBe(9)
+    expect(o.conflated).toBe(9)
+    expect(o.queuedMessages).toBe(2)
+  })
+
+  it('never conflates def*, delProperty, message or new*', () => {
+    const o = new Outbox(stuck(), host(), limits, true)
+    o.push(item('setNumberVector', 'D', 'X'))
+    o.flush()
+    for (const tag of ['defNumberVector', 'delProperty', 'message', 'newNumberVector'])
+      for (let i = 0; i < 3; i++) o.push(item(tag, 'D', 'P'))
+    expect(o.compact()).toBe(0)
+    expect(o.queuedMessages).toBe(12)
+  })
+
+  it('drops older queued BLOBs of the same property', () => {
+    const o = new Outbox(stuck(), host(), limits, true)
+    o.push(item('setNumberVector', 'D', 'X'))
+    o.flush()
+    o.push(item('setBLOBVector', 'CCD', 'CCD1', 'A'.repeat(100)))
+    o.push(item('setBLOBVector', 'CCD', 'CCD2', 'B'.repeat(100)))
+    o.push(item('setBLOBVector', 'CCD', 'CCD1', 'C'.repeat(100)))
+    expect(o.compact()).toBe(1)
+    expect(o.queuedBytes).toBe(2 * item('setBLOBVector', 'CCD', 'CCD1', 'A'.repeat(100)).bytes.byteLength)
+  })
+
+  it('stays bounded under a flood of a few properties to a stuck peer', () => {
+    const o = new Outbox(stuck(), host(), limits, true)
+    o.push(item('setNumberVector', 'D', 'X'))
+    o.flush()
+    for (let i = 0; i < 100_000; i++) o.push(item('setNumberVector', 'D', `P${i % 10}`, String(i)))
+    expect(o.queuedMessages).toBeLessThan(500)
+    expect(o.conflated).toBeGreaterThan(99_000)
+  })
+
+  it('reports congestion over the high-water mark and relief under the low-water mark', async () => {
+    const [a, b] = connectionPair({ highWaterMark: 100 })
+    const h = host()
+    const o = new Outbox(a, h, limits, true)
+    for (let i = 0; i < 40; i++) o.push(item('setNumberVector', 'D', `N${i}`))
+    expect(h.events).toEqual([true])
+    o.flush()
+    const it = b[Symbol.asyncIterator]()
+    while (h.events.length < 2) await it.next()
+    expect(h.events).toEqual([true, false])
+  })
+
+  it('copies a small view of a big chunk while backlogged, so held bytes are counted bytes', async () => {
+    const sent: Uint8Array[] = []
+    let release!: () => void
+    const conn = {
+      ...stuck(),
+      send(chunk: Uint8Array) {
+        sent.push(chunk)
+        return sent.length > 1
+      },
+      drained: () =>
+        new Promise<void>((r) => {
+          release = r
+        }),
+    } as unknown as Connection
+    const o = new Outbox(conn, host(), limits, true)
+    o.push(item('setNumberVector', 'D', 'X'))
+    o.flush()
+    const big = Buffer.alloc(65536, 0x20)
+    o.push({ tag: 'message', device: undefined, name: undefined, bytes: big.subarray(10, 60) })
+    release()
+    await new Promise((r) => setImmediate(r))
+    expect(sent.length).toBe(2)
+    expect(sent[1]!.byteLength).toBe(50)
+    expect(sent[1]!.buffer).not.toBe(big.buffer)
+  })
+})
