@@ -23,6 +23,7 @@ import {
   parseTimestamp,
 } from '@indi-ts/indi-xml'
 import type { Connection } from '@indi-ts/transport'
+import { listenTcp } from '@indi-ts/transport-tcp'
 import type { Device } from './device.js'
 import type {
   BlobData,
@@ -400,17 +401,7 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
    */
   async listen(options: ListenOptions = {}): Promise<DriverListener> {
     this.#claim()
-    const tcp = (await import('@indi-ts/transport-tcp')) as unknown as {
-      listenTcp(o: {
-        host?: string
-        port: number
-        maxConnections?: number
-        allow?: string[]
-      }): Promise<
-        AsyncIterable<Connection> & { address: { host: string; port: number }; close(): Promise<void> }
-      >
-    }
-    const listener = await tcp.listenTcp({
+    const listener = await listenTcp({
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 7624,
       ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
