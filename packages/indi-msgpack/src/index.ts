@@ -34,3 +34,12 @@ export {
   type SessionRecord,
   SessionRecorder,
 } from './recording.js'
+export {
+  isReplayed,
+  type ReplayOptions,
+  type ReplayPacing,
+  type ReplayServer,
+  replayTo,
+  type ServeReplayOptions,
+  serveReplay,
+} from './replay.js'

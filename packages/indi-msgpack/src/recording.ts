@@ -314,6 +314,8 @@ export async function* readRecording(
         } catch (error) {
           throw recordingError(path, splitter.offset, error)
         }
+        // Records of one 1 MiB chunk are yielded without awaiting the stream: check between them.
+        signal?.throwIfAborted()
         yield rec
       }
     }
