@@ -1,6 +1,7 @@
 // Throughput of @indi-ts/indi-queue against a bare promise hand-off measured in the same run.
 // Plain ESM over the built package: run `npx tsc -b packages/indi-queue` first, then `npm run bench`.
 // Each figure is the best of ROUNDS runs of N items, to keep GC and JIT warm-up out of it.
+import { execSync } from 'node:child_process'
 import os from 'node:os'
 import { BoundedQueue, FanOut } from '../dist/index.js'
 
@@ -97,7 +98,6 @@ async function fanOut(n, k, capacity, policy) {
     for (let i = 0; i < n; i++) sum += await s.get()
   })
   for (let i = 0; i < n; i++) if (!f.offer(i)) await f.publish(i)
-  // Let drop-oldest consumers finish: close ends them once drained.
   await Promise.all(consumers)
   return sum
 }
@@ -115,7 +115,13 @@ async function best(fn) {
 const rate = (items, ms) => (items / ms) * 1000
 const fmt = (x) => `${(x / 1e6).toFixed(2)} M/s`
 
-console.log(`indi-queue bench: node ${process.version}, ${os.cpus()[0]?.model ?? '?'} ×${os.cpus().length}`)
+let sha = '?'
+try {
+  sha = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim()
+} catch {}
+console.log(
+  `indi-queue bench: git ${sha}, node ${process.version}, ${os.cpus()[0]?.model ?? '?'} ×${os.cpus().length}`,
+)
 console.log(`N=${N} items, best of ${ROUNDS}\n`)
 
 const baseMs = await best(() => bare(N))
