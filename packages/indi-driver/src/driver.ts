@@ -208,6 +208,7 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
         return self.#opts.numberRange ?? 'accept'
       },
       now: () => this.#now(),
+      stamp: () => this.#stamp(),
       tryQueue: (m) => this.#tryQueue(m, undefined),
       queue: (m, s) => this.#queue(m, undefined, s),
       queueBlob: (m, s) => this.#queueBlob(m, s),
@@ -361,6 +362,19 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
     return true
   }
 
+  #stampSecond = Number.NaN
+  #stampText = ''
+  /** INDI timestamps have whole seconds (libindi's form), so one formatting per second is enough. */
+  #stamp(): string {
+    const ms = this.#now().getTime()
+    const sec = Math.floor(ms / 1000)
+    if (sec !== this.#stampSecond) {
+      this.#stampSecond = sec
+      this.#stampText = formatTimestamp(new Date(ms))
+    }
+    return this.#stampText
+  }
+
   get #blobPingTimeoutMs(): number {
     return this.#opts.blobPingTimeoutMs ?? 5000
   }
@@ -419,7 +433,7 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
           }
           const peer = this.#addPeer(conn, 'client')
           this.logger.info(`client connected: ${peer.label}`)
-          this.#track(
+          this.#trackReader(
             this.#readLoop(peer).then(() => {
               this.#removePeer(peer)
               void peer.conn.close().catch(() => {})
@@ -502,6 +516,13 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
     )
   }
 
+  readonly #readers = new Set<Promise<void>>()
+  /** Client read loops end when their connection closes, which shutdown does after flushing. */
+  #trackReader(p: Promise<void>): void {
+    this.#readers.add(p)
+    void p.finally(() => this.#readers.delete(p))
+  }
+
   #track(p: Promise<void>): void {
     this.#tasks.add(p)
     void p.finally(() => this.#tasks.delete(p))
@@ -533,10 +554,10 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
         timer = setTimeout(() => r('late'), this.#closeDeadlineMs)
       })
       const graceful = (async () => {
-        const settle = [...this.#tasks].filter(() => true)
-        await Promise.allSettled(settle)
+        await Promise.allSettled([...this.#tasks])
         await this.#writer.flush()
         await Promise.allSettled(this.#peers.map((p) => p.conn.close()))
+        await Promise.allSettled([...this.#readers])
       })()
       const r = await Promise.race([graceful.then(() => 'ok' as const), deadline])
       clearTimeout(timer)
@@ -798,7 +819,7 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
     const msg: Message = {
       tag: 'message',
       device,
-      timestamp: formatTimestamp(this.#now()),
+      timestamp: this.#stamp(),
       message: `[ERROR] ${name ?? ''}: ${reason}`,
     }
     this.#writer.pushText(buildMessage(msg), this.#meta(msg, peer))

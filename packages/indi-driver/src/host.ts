@@ -11,6 +11,8 @@ export interface SendHost {
   readonly running: boolean
   readonly numberRange: RangePolicy
   now(): Date
+  /** formatTimestamp(now()), cached per second (the hot path of every send). */
+  stamp(): string
   /** Queue one message; false when not queued because the bounded writer queue is full. */
   tryQueue(message: IndiMessage): boolean
   /** Queue one message, waiting for room in the bounded writer queue. */

@@ -421,7 +421,8 @@ export abstract class Vector<M extends Member<unknown>, V, VIn, E> {
       parseTimestamp(ts) // throws ERR_INDI_TIMESTAMP on a bad one, before anything is queued
       return ts
     }
-    return formatTimestamp(ts ?? this._host?.now() ?? new Date())
+    if (ts === undefined && this._host !== undefined) return this._host.stamp()
+    return formatTimestamp(ts ?? new Date())
   }
 
   protected _timeoutText(t: number | undefined, fallback: number): string {
