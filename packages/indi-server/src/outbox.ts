@@ -27,8 +27,6 @@ export interface OutboxLimits {
   readonly highWater: number
   /** Below this, a congested outbox stops holding producers back. */
   readonly lowWater: number
-  /** Queued bytes over which superseded set*Vector messages are conflated. */
-  readonly conflateAt: number
 }
 
 /** The server side of an outbox. */
@@ -66,11 +64,17 @@ export class Outbox implements PeerCounters {
   /** `performance.now()` of the last time the peer took bytes while congested. */
   lastProgress = 0
 
+  // The queue: q[head..] are waiting; conflated entries become holes (undefined).
   private q: (OutItem | undefined)[] = []
   private head = 0
+  private live = 0
+  private holes = 0
+  // Absolute index of q[0], so `latest` survives re-slicing the array.
+  private base = 0
+  // While backlogged: newest queued set*Vector per (tag, device, name), as an absolute index.
+  private readonly latest = new Map<string, number>()
   private pending = 0
   private waiting = false
-  private compactAt: number
 
   constructor(
     readonly connection: Connection,
@@ -78,9 +82,7 @@ export class Outbox implements PeerCounters {
     readonly limits: OutboxLimits,
     /** A client's outbox (true) or a driver's (false): they hold back different readers. */
     readonly forClient: boolean,
-  ) {
-    this.compactAt = limits.conflateAt
-  }
+  ) {}
 
   /** Bytes queued here, not yet handed to the connection. */
   get queuedBytes(): number {
@@ -89,7 +91,7 @@ export class Outbox implements PeerCounters {
 
   /** Messages queued here. */
   get queuedMessages(): number {
-    return this.q.length - this.head
+    return this.live
   }
 
   /** How far behind the peer is: queued here plus buffered in the connection. */
@@ -97,11 +99,25 @@ export class Outbox implements PeerCounters {
     return this.pending + this.connection.bufferedBytes
   }
 
-  /** Appends one message; never waits and never copies on the fast path. */
+  /**
+   * Appends one message; never waits and never copies on the fast path. While the peer is
+   * backlogged (its connection pushed back), a set*Vector replaces the queued one for the same
+   * property: conflation, O(1) per message.
+   */
   push(item: OutItem): void {
     if (this.closed) return
-    if (this.waiting) item = retain(item)
+    if (this.waiting) {
+      item = retain(item)
+      // 115 = 's': every set*Vector, and no other known INDI tag, starts with it.
+      if (item.tag.charCodeAt(0) === 115) {
+        const key = keyOf(item)
+        const prev = this.latest.get(key)
+        if (prev !== undefined) this.removeAt(prev - this.base)
+        this.latest.set(key, this.base + this.q.length)
+      }
+    }
     this.q.push(item)
+    this.live++
     this.pending += item.bytes.byteLength
     if (!this.waiting && !this.scheduled) {
       this.scheduled = true
@@ -111,42 +127,44 @@ export class Outbox implements PeerCounters {
       this.congested = true
       this.host.congestion(this, true)
     }
-    if (this.pending > this.compactAt) this.compact()
+    // Holes cost 8 bytes each: squeeze them out once they outnumber the live messages.
+    if (this.holes > 1024 && this.holes > this.live) this.compact()
   }
 
   /**
-   * Conflation: keeps only the newest queued set*Vector per (tag, device, name), dropping older
-   * ones (older BLOBs of a property included). def*, delProperty, message, new* are never dropped.
-   * Returns the number of messages removed.
+   * Full conflation pass: keeps only the newest queued set*Vector per (tag, device, name), older
+   * BLOBs of a property included; def*, delProperty, message, new* are never dropped. Also removes
+   * holes. Returns the number of messages removed.
    */
   compact(): number {
     const q = this.q
     const seen = new Set<string>()
     let removed = 0
-    let freed = 0
     for (let i = q.length - 1; i >= this.head; i--) {
-      const it = q[i]!
-      // 115 = 's': every set*Vector, and no other known INDI tag, starts with it.
-      if (it.tag.charCodeAt(0) !== 115) continue
-      const key = `${it.tag}\u0000${it.device ?? ''}\u0000${it.name ?? ''}`
+      const it = q[i]
+      if (it === undefined || it.tag.charCodeAt(0) !== 115) continue
+      const key = keyOf(it)
       if (seen.has(key)) {
-        q[i] = undefined
+        this.removeAt(i)
         removed++
-        freed += it.bytes.byteLength
       } else seen.add(key)
     }
-    if (removed > 0) {
-      let w = this.head
-      for (let r = this.head; r < q.length; r++) {
-        const it = q[r]
-        if (it !== undefined) q[w++] = it
-      }
-      q.length = w
-      this.pending -= freed
-      this.conflated += removed
+    const kept: OutItem[] = []
+    for (let r = this.head; r < q.length; r++) {
+      const it = q[r]
+      if (it !== undefined) kept.push(it)
     }
-    // Amortised: the next pass only after the backlog doubles, so conflation stays O(1) per message.
-    this.compactAt = Math.max(this.limits.conflateAt, this.pending * 2)
+    this.base += q.length
+    this.q = kept
+    this.head = 0
+    this.holes = 0
+    this.latest.clear()
+    if (this.waiting) {
+      for (let i = 0; i < kept.length; i++) {
+        const it = kept[i]!
+        if (it.tag.charCodeAt(0) === 115) this.latest.set(keyOf(it), this.base + i)
+      }
+    }
     return removed
   }
 
@@ -158,38 +176,50 @@ export class Outbox implements PeerCounters {
     while (!this.waiting && this.head < q.length) {
       let end = this.head
       let total = 0
+      let count = 0
+      let single: OutItem | undefined
       while (end < q.length) {
-        const n = q[end]!.bytes.byteLength
-        if (total > 0 && total + n > FLUSH_BYTES) break
-        total += n
+        const it = q[end]
+        if (it !== undefined) {
+          const n = it.bytes.byteLength
+          if (total > 0 && total + n > FLUSH_BYTES) break
+          total += n
+          count++
+          single = it
+        }
         end++
       }
       let chunk: Uint8Array
-      if (end - this.head === 1) chunk = q[this.head]!.bytes
+      if (count === 1) chunk = single!.bytes
       else {
         const buf = Buffer.allocUnsafe(total)
         let off = 0
         for (let i = this.head; i < end; i++) {
-          const b = q[i]!.bytes
+          const b = q[i]?.bytes
+          if (b === undefined) continue
           buf.set(b, off)
           off += b.byteLength
         }
         chunk = buf
       }
       for (let i = this.head; i < end; i++) q[i] = undefined
-      this.delivered += end - this.head
+      this.delivered += count
+      this.live -= count
       this.head = end
       this.pending -= total
-      if (!this.connection.send(chunk)) {
+      if (count > 0 && !this.connection.send(chunk)) {
         this.waiting = true
         this.connection.drained().then(this.onDrained, this.onDrainFailed)
       }
     }
     if (this.head === q.length) {
+      this.base += q.length
       q.length = 0
       this.head = 0
-      this.compactAt = this.limits.conflateAt
+      this.holes = 0
+      this.latest.clear()
     } else if (this.head > 1024 && this.head * 2 > q.length) {
+      this.base += this.head
       this.q = q.slice(this.head)
       this.head = 0
     }
@@ -199,12 +229,24 @@ export class Outbox implements PeerCounters {
     }
   }
 
+  private removeAt(pos: number): void {
+    const old = pos >= this.head ? this.q[pos] : undefined
+    if (old === undefined) return
+    this.q[pos] = undefined
+    this.live--
+    this.holes++
+    this.pending -= old.bytes.byteLength
+    this.conflated++
+  }
+
   /** Drops everything queued; the outbox accepts nothing more. */
   close(): void {
     this.closed = true
     this.q = []
     this.head = 0
+    this.live = 0
     this.pending = 0
+    this.latest.clear()
     if (this.stallTimer !== undefined) clearTimeout(this.stallTimer)
     this.stallTimer = undefined
   }
@@ -225,6 +267,10 @@ export class Outbox implements PeerCounters {
  * A frame may be a small view into a large read chunk; while it waits in a backlog, that would pin
  * the whole chunk. Copy such views so the bytes counted are the bytes held (keeps `-m` honest).
  */
+function keyOf(item: OutItem): string {
+  return `${item.tag}\u0000${item.device ?? ''}\u0000${item.name ?? ''}`
+}
+
 function retain(item: OutItem): OutItem {
   const b = item.bytes
   if (b.byteLength * 2 >= b.buffer.byteLength) return item

@@ -3,7 +3,7 @@ import { connectionPair } from '@indi-ts/transport'
 import { describe, expect, it } from 'vitest'
 import { Outbox, type OutboxHost, type OutItem } from '../src/outbox.js'
 
-const limits = { highWater: 1000, lowWater: 500, conflateAt: 4000 }
+const limits = { highWater: 1000, lowWater: 500 }
 
 function item(tag: string, device: string, name: string, body = ''): OutItem {
   const bytes = Buffer.from(`<${tag} device="${device}" name="${name}">${body}</${tag}>`)
@@ -69,9 +69,12 @@ describe('Outbox', () => {
     o.flush() // handed over; send() says stop
     for (let i = 0; i < 10; i++) o.push(item('setNumberVector', 'D', 'P', `v${i}`))
     o.push(item('defNumberVector', 'D', 'P'))
-    expect(o.compact()).toBe(9)
     expect(o.conflated).toBe(9)
     expect(o.queuedMessages).toBe(2)
+    expect(o.queuedBytes).toBe(
+      item('setNumberVector', 'D', 'P', 'v9').bytes.byteLength +
+        item('defNumberVector', 'D', 'P').bytes.byteLength,
+    )
   })
 
   it('never conflates def*, delProperty, message or new*', () => {
@@ -80,7 +83,7 @@ describe('Outbox', () => {
     o.flush()
     for (const tag of ['defNumberVector', 'delProperty', 'message', 'newNumberVector'])
       for (let i = 0; i < 3; i++) o.push(item(tag, 'D', 'P'))
-    expect(o.compact()).toBe(0)
+    expect(o.conflated).toBe(0)
     expect(o.queuedMessages).toBe(12)
   })
 
@@ -91,7 +94,7 @@ describe('Outbox', () => {
     o.push(item('setBLOBVector', 'CCD', 'CCD1', 'A'.repeat(100)))
     o.push(item('setBLOBVector', 'CCD', 'CCD2', 'B'.repeat(100)))
     o.push(item('setBLOBVector', 'CCD', 'CCD1', 'C'.repeat(100)))
-    expect(o.compact()).toBe(1)
+    expect(o.conflated).toBe(1)
     expect(o.queuedBytes).toBe(2 * item('setBLOBVector', 'CCD', 'CCD1', 'A'.repeat(100)).bytes.byteLength)
   })
 
@@ -100,8 +103,21 @@ describe('Outbox', () => {
     o.push(item('setNumberVector', 'D', 'X'))
     o.flush()
     for (let i = 0; i < 100_000; i++) o.push(item('setNumberVector', 'D', `P${i % 10}`, String(i)))
-    expect(o.queuedMessages).toBeLessThan(500)
-    expect(o.conflated).toBeGreaterThan(99_000)
+    expect(o.queuedMessages).toBe(10)
+    expect(o.conflated).toBe(100_000 - 10)
+  })
+
+  it('compact() conflates what was queued before the peer pushed back', () => {
+    const sent: Uint8Array[] = []
+    const conn = { ...stuck(), send: (c: Uint8Array) => (sent.push(c), false) } as unknown as Connection
+    const o = new Outbox(conn, host(), limits, true)
+    // One tick of pushes, then a flush whose single write is refused: nothing was conflated yet.
+    o.push(item('setNumberVector', 'D', 'P', 'x'.repeat(300 * 1024)))
+    for (let i = 0; i < 5; i++) o.push(item('setNumberVector', 'D', 'Q', String(i)))
+    o.flush()
+    expect(o.queuedMessages).toBe(5)
+    expect(o.compact()).toBe(4)
+    expect(o.queuedMessages).toBe(1)
   })
 
   it('reports congestion over the high-water mark and relief under the low-water mark', async () => {

@@ -1,0 +1,172 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import type { IndiServer } from '../src/index.js'
+import { addClient, RawDriver, testServer } from './helpers.js'
+
+const GP = '<getProperties version="1.7"/>'
+const blob = (name: string, dev = 'CCD') =>
+  `<setBLOBVector device="${dev}" name="${name}" state="Ok"><oneBLOB name="${name}" size="3" format=".fits" enclen="4">AAEC</oneBLOB></setBLOBVector>`
+const defs = (d: string) =>
+  `<defBLOBVector device="${d}" name="CCD1" state="Idle" perm="ro"><defBLOB name="CCD1"/></defBLOBVector>` +
+  `<defBLOBVector device="${d}" name="CCD2" state="Idle" perm="ro"><defBLOB name="CCD2"/></defBLOBVector>` +
+  `<defNumberVector device="${d}" name="TEMP" state="Idle" perm="ro"><defNumber name="T" format="%g" min="0" max="0" step="0">1</defNumber></defNumberVector>`
+
+let server: IndiServer
+afterEach(async () => {
+  await server?.close()
+})
+
+async function setup() {
+  server = testServer().server
+  const ccd = new RawDriver(['CCD'], defs)
+  const other = new RawDriver(['Guider'], defs)
+  const known = new Promise<void>((resolve) => {
+    let n = 0
+    server.on('device', () => {
+      if (++n === 2) resolve()
+    })
+  })
+  server.addDriver(ccd, { name: 'ccd' })
+  server.addDriver(other, { name: 'guider' })
+  await known
+  return { ccd, other, c: addClient(server, 'C') }
+}
+
+/** The driver emits two BLOBs, a number and a global message, then a final BLOB marker. */
+function emit(ccd: RawDriver): void {
+  ccd.send(blob('CCD1'))
+  ccd.send(blob('CCD2'))
+  ccd.send(
+    '<setNumberVector device="CCD" name="TEMP" state="Ok"><oneNumber name="T">2</oneNumber></setNumberVector>',
+  )
+  ccd.send('<message message="hello"/>')
+  ccd.send(blob('CCD1').replace('state="Ok"', 'state="Idle"'))
+}
+
+describe('BLOB policy per client (indiserver §2.7)', () => {
+  it('Never is the default: everything but setBLOBVector', async () => {
+    const { ccd, c } = await setup()
+    c.send(GP)
+    await c.in.waitFor('<defBLOBVector', 4)
+    emit(ccd)
+    await c.in.waitFor('hello')
+    await c.sync()
+    expect(c.in.has('setBLOBVector')).toBe(false)
+    expect(c.in.has('<setNumberVector')).toBe(true)
+  })
+
+  it('Also: BLOBs mixed with everything else', async () => {
+    const { ccd, c } = await setup()
+    c.send(GP)
+    c.send('<enableBLOB device="CCD">Also</enableBLOB>')
+    await c.in.waitFor('<defBLOBVector', 4)
+    await c.sync()
+    emit(ccd)
+    await c.in.waitFor('<setBLOBVector', 3)
+    expect(c.in.has('<setNumberVector')).toBe(true)
+    expect(c.in.has('hello')).toBe(true)
+  })
+
+  it('Only: BLOBs and nothing else, not even defs or global messages', async () => {
+    const { ccd, c } = await setup()
+    c.send(GP)
+    c.send('<enableBLOB device="CCD">Only</enableBLOB>')
+    await c.sync()
+    emit(ccd)
+    await c.in.until(() => c.in.has('state="Idle"'))
+    expect(c.in.count('<setBLOBVector')).toBe(3)
+    expect(c.in.has('<def')).toBe(false)
+    expect(c.in.has('setNumberVector')).toBe(false)
+    expect(c.in.has('hello')).toBe(false)
+  })
+
+  it('per property: Also for CCD1 does not forward CCD2 (DontForwardOtherBlobDefToClient)', async () => {
+    const { ccd, c } = await setup()
+    c.send(GP)
+    c.send('<enableBLOB device="CCD" name="CCD1">Also</enableBLOB>')
+    await c.sync()
+    emit(ccd)
+    await c.in.waitFor('<setBLOBVector device="CCD" name="CCD1"', 2)
+    await c.sync()
+    expect(c.in.has('<setBLOBVector device="CCD" name="CCD2"')).toBe(false)
+  })
+
+  it('per device without a name sets the client-wide policy, so other devices BLOBs come too (indiserver quirk)', async () => {
+    const { other, c } = await setup()
+    c.send(GP)
+    c.send('<enableBLOB device="CCD">Also</enableBLOB>')
+    await c.sync()
+    other.send(blob('CCD1', 'Guider'))
+    await c.in.waitFor('<setBLOBVector device="Guider"')
+  })
+
+  it('a device-only client with a per-device Also gets that device BLOBs only', async () => {
+    const { ccd, other, c } = await setup()
+    c.send('<getProperties version="1.7" device="CCD"/>')
+    c.send('<enableBLOB device="CCD">Also</enableBLOB>')
+    await c.in.waitFor('<defBLOBVector', 2)
+    other.send(blob('CCD1', 'Guider'))
+    ccd.send(blob('CCD1'))
+    await c.in.waitFor('<setBLOBVector device="CCD"')
+    await c.sync()
+    expect(c.in.has('device="Guider"')).toBe(false)
+  })
+
+  it('echoes a newBLOBVector upload to Never clients but not to Only clients', async () => {
+    const { ccd, c } = await setup()
+    const never = addClient(server, 'never')
+    never.send(GP)
+    c.send(GP)
+    c.send('<enableBLOB device="CCD">Only</enableBLOB>')
+    await never.in.waitFor('<defBLOBVector', 4)
+    await c.sync()
+    const uploader = addClient(server, 'up')
+    uploader.send(
+      '<newBLOBVector device="CCD" name="CCD1"><oneBLOB name="CCD1" size="3" format=".fits">AAEC</oneBLOB></newBLOBVector>',
+    )
+    await ccd.in.waitFor('<newBLOBVector')
+    await never.in.waitFor('<newBLOBVector')
+    await c.sync()
+    expect(c.in.has('newBLOBVector')).toBe(false)
+  })
+})
+
+describe('BLOB policy for snooping drivers (§2.5, §2.8)', () => {
+  it('a snooping driver gets no BLOBs until it sends enableBLOB, then gets them inline', async () => {
+    const { ccd, other, c } = await setup()
+    other.send('<getProperties version="1.7" device="CCD"/>')
+    await other.in.waitFor('<defBLOBVector device="CCD"')
+    ccd.send(blob('CCD1'))
+    ccd.send(
+      '<setNumberVector device="CCD" name="TEMP" state="Ok"><oneNumber name="T">3</oneNumber></setNumberVector>',
+    )
+    await other.in.waitFor('<setNumberVector device="CCD"')
+    expect(other.in.has('setBLOBVector')).toBe(false)
+    other.send('<enableBLOB device="CCD">Also</enableBLOB>')
+    await c.sync()
+    ccd.send(blob('CCD2'))
+    await other.in.waitFor('<setBLOBVector device="CCD" name="CCD2"')
+  })
+
+  it('a snooping driver with Only gets BLOBs and no other snooped traffic', async () => {
+    const { ccd, other, c } = await setup()
+    other.send('<getProperties version="1.7" device="CCD" name="CCD1"/>')
+    other.send('<enableBLOB device="CCD" name="CCD1">Only</enableBLOB>')
+    await c.sync()
+    ccd.send('<setBLOBVector device="CCD" name="CCD1" state="Busy"/>')
+    ccd.send(
+      '<setNumberVector device="CCD" name="CCD1" state="Ok"><oneNumber name="T">3</oneNumber></setNumberVector>',
+    )
+    ccd.send(blob('CCD1'))
+    await other.in.waitFor('<setBLOBVector device="CCD" name="CCD1" state="Ok"')
+    expect(other.in.has('state="Busy"')).toBe(true)
+    expect(other.in.has('setNumberVector')).toBe(false)
+  })
+
+  it('enableBLOB from a client is consumed, never forwarded to local drivers', async () => {
+    const { ccd, c } = await setup()
+    c.send('<enableBLOB device="CCD">Also</enableBLOB>')
+    c.send('<getProperties version="1.7" device="CCD"/>')
+    await ccd.in.waitFor('<getProperties', 2)
+    expect(ccd.in.has('enableBLOB')).toBe(false)
+  })
+})
