@@ -373,8 +373,11 @@ export class MsgReader {
     return this.isNil() ? undefined : this.str()
   }
 
-  /** A bin payload as a view into the input (no copy): the caller owns the input buffer. */
-  bin(): Uint8Array {
+  /**
+   * A bin payload as a Buffer view into the input (no copy): the caller owns the input buffer.
+   * A Buffer, like indi-xml's parser gives, so BLOB data behave the same whichever link they came by.
+   */
+  bin(): Buffer {
     const at = this.pos
     const t = this.byte()
     let n: number
@@ -390,7 +393,7 @@ export class MsgReader {
     } else return this.fail('expected binary data', at)
     this.need(n)
     const b = this.bytes
-    const out = new Uint8Array(b.buffer, b.byteOffset + this.pos, n)
+    const out = Buffer.from(b.buffer, b.byteOffset + this.pos, n)
     this.pos += n
     return out
   }

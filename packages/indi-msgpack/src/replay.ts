@@ -245,6 +245,9 @@ export interface ReplayServer {
  * @throws IndiError `ERR_INDI_RECORDING` for a bad recording; the listener's errors unchanged.
  */
 export async function serveReplay(path: string, options: ServeReplayOptions = {}): Promise<ReplayServer> {
+  if (options.speed !== undefined && !(options.speed > 0)) {
+    throw new IndiError('ERR_INDI_USAGE', `speed must be > 0, got ${options.speed}`)
+  }
   // Fail before binding when the file is not a recording.
   for await (const _ of readRecording(path)) break
   const listener = await listenTcp({

@@ -33,7 +33,8 @@ export function messageArb(
   const blob = fc
     .record({
       name,
-      data: fc.uint8Array({ maxLength: 300 }),
+      // Buffers, as both decoders (XML and binary) return BLOB data as Buffer views.
+      data: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
       format: fc.constantFrom('.fits', '.jpg', '.stream', '.bin'),
       enclen: o(fc.nat()),
       len: o(fc.nat()),

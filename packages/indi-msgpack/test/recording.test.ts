@@ -43,7 +43,7 @@ describe('SessionRecorder and readRecording', () => {
     const path = file()
     const c = clock()
     const rec = await SessionRecorder.create(path, { now: c.now })
-    const xml = new TextEncoder().encode('<weird a="1"/>')
+    const xml = Buffer.from('<weird a="1"/>')
     c.set(5)
     rec.record('in', 'driver:sim', ping('a'))
     c.set(12.5)

@@ -4,11 +4,13 @@ import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type IndiMessage, IndiParser } from '@indi-ts/indi-xml'
+import { buildMessageBytes, type IndiMessage, IndiParser } from '@indi-ts/indi-xml'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { isReplayed, type ReplayServer, SessionRecorder, serveReplay } from '../src/index.js'
 
 // Ports 18100–18149 belong to this package's tests.
+// Messages are compared with toEqual: the XML parser may leave absent attributes as keys set to
+// undefined, which the binary codec and the model treat as absent.
 let nextPort = 18100
 const port = (): number => nextPort++
 
@@ -66,6 +68,14 @@ const blob: IndiMessage = {
   members: [{ name: 'CCD1', size: 5, format: '.fits', data: new TextEncoder().encode('SIMPL') }],
 }
 
+/** What a client parses from a message sent as XML (the builder adds enclen, for one). */
+function viaXml(m: IndiMessage): IndiMessage {
+  const events = new IndiParser().push(buildMessageBytes(m))
+  const [ev] = events
+  if (events.length !== 1 || ev?.kind !== 'message') throw new Error(`${m.tag} did not survive XML`)
+  return ev.message
+}
+
 /**
  * A synthetic night: the driver's traffic ('in' from driver peers), the server's fan-out copies
  * to a client ('out'), and the client's own commands ('in' from the client).
@@ -92,7 +102,7 @@ async function recordSession(path: string, gapMs = 1000): Promise<IndiMessage[]>
   t += gapMs
   rec.record('in', 'driver:indi_simulator_telescope', set('10.5'))
   await rec.close()
-  return [def, set('5'), note, blob, set('10.5')]
+  return [def, set('5'), note, blob, set('10.5')].map(viaXml)
 }
 
 /** A raw TCP INDI client: sends text, parses what arrives. */
@@ -168,7 +178,7 @@ describe('serveReplay', () => {
     const client = await RawClient.open(p)
     client.send("<enableBLOB device='CCD Simulator'>Also</enableBLOB><getProperties version='1.7'/>")
     await client.ended()
-    expect(client.messages).toStrictEqual(expected)
+    expect(client.messages).toEqual(expected)
   })
 
   it('keeps the recorded order at a scaled speed', async () => {
@@ -179,7 +189,7 @@ describe('serveReplay', () => {
     const client = await RawClient.open(p)
     client.send("<enableBLOB device='CCD Simulator'>Also</enableBLOB><getProperties version='1.7'/>")
     await client.ended()
-    expect(client.messages).toStrictEqual(expected)
+    expect(client.messages).toEqual(expected)
   })
 
   it('holds BLOBs back from a client that did not enable them (default Never)', async () => {
@@ -190,7 +200,7 @@ describe('serveReplay', () => {
     const client = await RawClient.open(p)
     client.send("<getProperties version='1.7'/>")
     await client.ended()
-    expect(client.messages).toStrictEqual(expected.filter((m) => m.tag !== 'setBLOBVector'))
+    expect(client.messages).toEqual(expected.filter((m) => m.tag !== 'setBLOBVector'))
   })
 
   it('waits for getProperties before starting', async () => {
@@ -204,11 +214,11 @@ describe('serveReplay', () => {
     const client = await RawClient.open(p)
     client.send("<pingRequest uid='before'/>")
     const [reply] = await client.waitFor(1)
-    expect(reply).toStrictEqual({ tag: 'pingReply', uid: 'before' })
-    expect(seen).toStrictEqual(['pingRequest'])
+    expect(reply).toEqual({ tag: 'pingReply', uid: 'before' })
+    expect(seen).toEqual(['pingRequest'])
     client.send("<getProperties version='1.7'/>")
     const all = await client.waitFor(5)
-    expect(all[1]).toStrictEqual(def)
+    expect(all[1]).toEqual(viaXml(def))
     client.close()
   })
 
@@ -226,7 +236,7 @@ describe('serveReplay', () => {
     )
     await client.waitFor(5)
     await expect.poll(() => client.messages.some((m) => m.tag === 'pingReply' && m.uid === 'x1')).toBe(true)
-    expect(seen.map((m) => m.tag)).toStrictEqual(['getProperties', 'newSwitchVector', 'pingRequest'])
+    expect(seen.map((m) => m.tag)).toEqual(['getProperties', 'newSwitchVector', 'pingRequest'])
     client.close()
   })
 
@@ -238,7 +248,7 @@ describe('serveReplay', () => {
     const client = await RawClient.open(p)
     client.send("<enableBLOB device='CCD Simulator'>Also</enableBLOB><getProperties version='1.7'/>")
     const got = await client.waitFor(expected.length * 2)
-    expect(got.slice(0, expected.length * 2)).toStrictEqual([...expected, ...expected])
+    expect(got.slice(0, expected.length * 2)).toEqual([...expected, ...expected])
     client.close()
   })
 
@@ -251,7 +261,7 @@ describe('serveReplay', () => {
     for (const c of clients)
       c.send("<enableBLOB device='CCD Simulator'>Also</enableBLOB><getProperties version='1.7'/>")
     await Promise.all(clients.map((c) => c.ended()))
-    for (const c of clients) expect(c.messages).toStrictEqual(expected)
+    for (const c of clients) expect(c.messages).toEqual(expected)
   })
 
   it('refuses a file that is not a recording before listening', async () => {
@@ -260,21 +270,12 @@ describe('serveReplay', () => {
     })
   })
 
-  it('rejects a speed that is not positive', async () => {
+  it('rejects a speed that is not positive before listening', async () => {
     const path = join(dir, 'badspeed.indirec')
     await recordSession(path)
-    const p = port()
-    const failures: unknown[] = []
-    servers.push(
-      await serveReplay(path, {
-        port: p,
-        speed: 0,
-        onClient: (e, _peer, err) => e === 'end' && failures.push(err),
-      }),
-    )
-    const client = await RawClient.open(p)
-    await client.ended()
-    expect(failures).toMatchObject([{ code: 'ERR_INDI_USAGE' }])
+    await expect(serveReplay(path, { port: port(), speed: 0 })).rejects.toMatchObject({
+      code: 'ERR_INDI_USAGE',
+    })
   })
 })
 
@@ -305,7 +306,7 @@ describe('indi-replay command', () => {
     const client = await RawClient.open(p)
     client.send("<enableBLOB device='CCD Simulator'>Also</enableBLOB><getProperties version='1.7'/>")
     await client.ended()
-    expect(client.messages).toStrictEqual(expected)
+    expect(client.messages).toEqual(expected)
     await expect.poll(() => log).toMatch(/getProperties version="1\.7"/)
     const exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)))
     proc.kill('SIGTERM')
