@@ -1,5 +1,10 @@
+import type { Buffer } from 'node:buffer'
+import { utf8 } from './bytes.js'
+import { decodeEntities } from './entities.js'
 import type { XmlParseError } from './errors.js'
 import type { ParserLimits } from './parser.js'
+import { resolveLimits, Splitter } from './splitter.js'
+import { trimXml } from './tree.js'
 
 /**
  * One top-level element as its original bytes, for routers that forward without re-serialising.
@@ -27,18 +32,115 @@ export type FrameEvent =
   | { readonly kind: 'frame'; readonly frame: RawFrame }
   | { readonly kind: 'error'; readonly error: XmlParseError }
 
+const UNSET = Symbol('unset')
+
+/** Attribute values are decoded on first use: a router reads device/name, rarely anything else. */
+class Frame implements RawFrame {
+  readonly tag: string
+  readonly bytes: Buffer
+  private readonly spans: number[]
+  private dev: string | undefined | typeof UNSET = UNSET
+  private nam: string | undefined | typeof UNSET = UNSET
+
+  constructor(tag: string, bytes: Buffer, spans: number[]) {
+    this.tag = tag
+    this.bytes = bytes
+    this.spans = spans
+  }
+
+  get device(): string | undefined {
+    if (this.dev === UNSET) this.dev = this.attr('device')
+    return this.dev
+  }
+
+  get name(): string | undefined {
+    if (this.nam === UNSET) this.nam = this.attr('name')
+    return this.nam
+  }
+
+  attr(name: string): string | undefined {
+    const s = this.spans
+    const b = this.bytes
+    const n = name.length
+    for (let i = 0; i < s.length; i += 4) {
+      const ns = s[i]!
+      if (s[i + 1]! - ns !== n) continue
+      let same = true
+      for (let k = 0; k < n; k++) {
+        if (b[ns + k] !== name.charCodeAt(k)) {
+          same = false
+          break
+        }
+      }
+      if (!same) continue
+      const v = utf8(b, s[i + 2]!, s[i + 3]!)
+      if (v.indexOf('&') === -1) return v
+      const d = decodeEntities(v)
+      return typeof d === 'string' ? d : v
+    }
+    return undefined
+  }
+
+  text(): string {
+    const b = this.bytes
+    const open = this.spans.length > 0 ? b.indexOf(62, this.spans[this.spans.length - 1]!) : b.indexOf(62)
+    if (open === -1 || b[open - 1] === 47) return ''
+    const close = b.lastIndexOf(60)
+    let t = ''
+    let pos = open + 1
+    // Own text only: skip nested elements (an enableBLOB has none; others rarely need this).
+    while (pos < close) {
+      const lt = b.indexOf(60, pos)
+      const stop = lt === -1 || lt > close ? close : lt
+      t += utf8(b, pos, stop)
+      if (stop === close) break
+      const gt = b.indexOf(62, stop)
+      pos = gt === -1 ? close : gt + 1
+    }
+    t = trimXml(t)
+    if (t.indexOf('&') === -1) return t
+    const d = decodeEntities(t)
+    return typeof d === 'string' ? d : t
+  }
+}
+
 /**
  * Raw framing mode: splits a byte stream into top-level elements without building messages.
- * Same limits and resynchronisation as `IndiParser`.
+ * Same limits and resynchronisation as `IndiParser`; it checks the top-level start tag and the
+ * element's extent, but not the well-formedness of what is inside (the receiving peer parses it).
+ * Throws IndiError ERR_INDI_INVALID_VALUE from the constructor for a bad limit.
  */
 export class IndiFramer {
-  constructor(_limits: ParserLimits = {}) {
-    throw new Error('not implemented')
+  private readonly splitter: Splitter
+  private events: FrameEvent[] = []
+
+  constructor(limits: ParserLimits = {}) {
+    this.splitter = new Splitter(resolveLimits(limits), {
+      element: (b, start, end, tag, _tagIndex, spans) => {
+        const rel = spans.slice()
+        // Spans are relative to the element start, which is where the frame's bytes begin.
+        this.events.push({ kind: 'frame', frame: new Frame(tag, b.subarray(start, end), rel) })
+        return true
+      },
+      error: (error) => {
+        this.events.push({ kind: 'error', error })
+      },
+    })
   }
-  push(_chunk: Uint8Array): FrameEvent[] {
-    throw new Error('not implemented')
+
+  /** Feed bytes; returns the frames (and errors) completed by this chunk. */
+  push(chunk: Uint8Array): FrameEvent[] {
+    this.splitter.push(chunk)
+    const out = this.events
+    this.events = []
+    return out
   }
+
+  /** End of stream: an unfinished element becomes an `error` event. */
   end(): FrameEvent[] {
-    throw new Error('not implemented')
+    this.splitter.end()
+    const out = this.events
+    this.events = []
+    return out
   }
 }

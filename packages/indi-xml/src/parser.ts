@@ -1,5 +1,10 @@
-import type { XmlParseError } from './errors.js'
+import { Buffer } from 'node:buffer'
+import { utf8 } from './bytes.js'
+import { toMessage } from './convert.js'
+import { XmlParseError } from './errors.js'
 import type { IndiMessage } from './model.js'
+import { resolveLimits, type ResolvedLimits, Splitter } from './splitter.js'
+import { parseTree, TreeError, type XmlNode } from './tree.js'
 
 /** Limits that protect a reader from a hostile or broken peer. */
 export interface ParserLimits {
@@ -21,20 +26,86 @@ export type ParseEvent =
   /** Malformed, oversize or invalid input; the parser has resynchronised at the next element. */
   | { readonly kind: 'error'; readonly error: XmlParseError }
 
+/** Byte offset in `s` of UTF-16 index `i` (only computed on the error path). */
+function byteIndex(s: string, i: number): number {
+  return Buffer.byteLength(s.slice(0, i))
+}
+
+/**
+ * One complete element's bytes to a tree, or an XmlParseError with its stream offset. Shared by
+ * `IndiParser` and the differential tests (which compare this tree with libxmljs2's).
+ */
+export function parseElementBytes(
+  b: Buffer,
+  start: number,
+  end: number,
+  offset: number,
+  limits: ResolvedLimits,
+  blob: boolean,
+): XmlNode | XmlParseError {
+  // Invalid UTF-8 becomes U+FFFD here (WHATWG decoding), never a silent drop.
+  const s = utf8(b, start, end)
+  const tree = parseTree(s, limits, blob ? 'oneBLOB' : undefined)
+  if (tree instanceof TreeError) {
+    const at = offset + byteIndex(s, tree.index)
+    const excerpt = s.slice(tree.index, tree.index + 64)
+    return new XmlParseError(tree.code, `${tree.message} at byte ${at}`, at, excerpt)
+  }
+  return tree
+}
+
 /**
  * Streaming parser: push `Uint8Array` chunks split anywhere and get typed messages in order.
- * Never throws on bad input: it yields an `error` event and resynchronises at the next top-level `<`.
+ * Never throws on bad input: it yields an `error` event and resynchronises at the next top-level
+ * element. Throws IndiError ERR_INDI_INVALID_VALUE from the constructor for a bad limit.
  */
 export class IndiParser {
-  constructor(_limits: ParserLimits = {}) {
-    throw new Error('not implemented')
+  private readonly splitter: Splitter
+  private events: ParseEvent[] = []
+
+  constructor(limits: ParserLimits = {}) {
+    const resolved = resolveLimits(limits)
+    this.splitter = new Splitter(resolved, {
+      element: (b, start, end, tag, tagIndex, _spans, _n, offset) => {
+        const blob = tag === 'setBLOBVector' || tag === 'newBLOBVector'
+        const tree = parseElementBytes(b, start, end, offset, resolved, blob)
+        if (tree instanceof XmlParseError) {
+          this.events.push({ kind: 'error', error: tree })
+        } else if (tagIndex < 0) {
+          this.events.push({ kind: 'unknown', tag, bytes: Uint8Array.prototype.slice.call(b, start, end) })
+        } else {
+          const m = toMessage(tree)
+          if (typeof m === 'string') {
+            const excerpt = b.toString('utf8', start, Math.min(end, start + 64))
+            this.events.push({
+              kind: 'error',
+              error: new XmlParseError('ERR_INDI_XML_INVALID_MESSAGE', `${m} at byte ${offset}`, offset, excerpt),
+            })
+          } else {
+            this.events.push({ kind: 'message', message: m })
+          }
+        }
+        return false
+      },
+      error: (error) => {
+        this.events.push({ kind: 'error', error })
+      },
+    })
   }
+
   /** Feed bytes; returns the events completed by this chunk (possibly none). */
-  push(_chunk: Uint8Array): ParseEvent[] {
-    throw new Error('not implemented')
+  push(chunk: Uint8Array): ParseEvent[] {
+    this.splitter.push(chunk)
+    const out = this.events
+    this.events = []
+    return out
   }
-  /** End of stream: an unfinished element becomes an `error` event. */
+
+  /** End of stream: an unfinished element becomes an `error` event. The parser can be reused. */
   end(): ParseEvent[] {
-    throw new Error('not implemented')
+    this.splitter.end()
+    const out = this.events
+    this.events = []
+    return out
   }
 }

@@ -1,0 +1,135 @@
+// Parse benchmark: indi-xml's full parser and raw framer side by side with saxes and libxmljs2's
+// SAX push parser, on the same input, in one run. Bounded in time (a few seconds per contender).
+// Run: npm run bench (after building: npx tsc -b packages/indi-xml).
+import { randomBytes } from 'node:crypto'
+import { execSync } from 'node:child_process'
+import os from 'node:os'
+import libxmljs from 'libxmljs2'
+import { SaxesParser } from 'saxes'
+import { buildMessageBytes, IndiFramer, IndiParser } from '../dist/index.js'
+
+const N = 200_000
+const CHUNK = 64 * 1024
+const ROUNDS = Number(process.env.ROUNDS ?? 3)
+
+// One input: 200,000 setNumberVector with 3 members, in indiserver's re-serialised layout
+// (double quotes, content on its own line, §1.8 of the protocol reference).
+const parts = []
+for (let i = 0; i < N; i++) {
+  parts.push(
+    `<setNumberVector device="Telescope Simulator" name="EQUATORIAL_EOD_COORD" state="Ok" timeout="60" timestamp="2026-11-24T01:09:${String(i % 60).padStart(2, '0')}">\n` +
+      `    <oneNumber name="RA">\n${(i * 1e-4).toPrecision(17)}\n    </oneNumber>\n` +
+      `    <oneNumber name="DEC">\n${(45 + i * 1e-6).toPrecision(20)}\n    </oneNumber>\n` +
+      `    <oneNumber name="SEQ">\n${i}\n    </oneNumber>\n` +
+      `</setNumberVector>\n`,
+  )
+}
+const input = Buffer.from(parts.join(''))
+const chunks = []
+for (let i = 0; i < input.length; i += CHUNK) chunks.push(input.subarray(i, i + CHUNK))
+const text = input.toString('utf8')
+const textChunks = []
+for (let i = 0; i < text.length; i += CHUNK) textChunks.push(text.slice(i, i + CHUNK))
+
+function best(name, fn) {
+  let bestMs = Number.POSITIVE_INFINITY
+  let count = 0
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = performance.now()
+    count = fn()
+    bestMs = Math.min(bestMs, performance.now() - t0)
+  }
+  if (count !== N) throw new Error(`${name}: counted ${count} messages, expected ${N}`)
+  return { name, ms: bestMs, rate: (N / bestMs) * 1000 }
+}
+
+const results = []
+results.push(
+  best('saxes', () => {
+    let n = 0
+    let depth = 0
+    const p = new SaxesParser({ fragment: true })
+    p.on('opentag', () => depth++)
+    p.on('closetag', () => {
+      if (--depth === 0) n++
+    })
+    p.on('text', () => {})
+    for (const c of textChunks) p.write(c)
+    p.close()
+    return n
+  }),
+)
+results.push(
+  best('libxmljs2 SAX', () => {
+    let n = 0
+    let depth = 0
+    const p = new libxmljs.SaxPushParser()
+    p.on('startElementNS', () => depth++)
+    p.on('endElementNS', () => {
+      if (--depth === 1) n++
+    })
+    p.on('characters', () => {})
+    p.push('<root>')
+    for (const c of textChunks) p.push(c)
+    p.push('</root>')
+    return n
+  }),
+)
+results.push(
+  best('indi-xml IndiParser (full parse)', () => {
+    let n = 0
+    const p = new IndiParser()
+    for (const c of chunks) for (const e of p.push(c)) if (e.kind === 'message' && e.message.members.length === 3) n++
+    p.end()
+    return n
+  }),
+)
+results.push(
+  best('indi-xml IndiFramer (raw frames)', () => {
+    let n = 0
+    const f = new IndiFramer()
+    // A router reads tag, device and name of every frame: include that cost.
+    for (const c of chunks) for (const e of f.push(c)) if (e.kind === 'frame' && e.frame.device !== undefined && e.frame.name !== undefined) n++
+    f.end()
+    return n
+  }),
+)
+
+// One 8 MiB BLOB in a setBLOBVector (base64 wrapped at 72 columns, libindi's layout), pushed in
+// 64 KiB chunks and fully parsed (base64 decoded).
+const payload = randomBytes(8 << 20)
+const blobEl = buildMessageBytes({
+  tag: 'setBLOBVector',
+  device: 'CCD Simulator',
+  name: 'CCD1',
+  state: 'Ok',
+  members: [{ name: 'CCD1', size: payload.length, format: '.fits', data: payload }],
+})
+const blobChunks = []
+for (let i = 0; i < blobEl.length; i += CHUNK) blobChunks.push(blobEl.subarray(i, i + CHUNK))
+let blobMs = Number.POSITIVE_INFINITY
+for (let r = 0; r < Math.max(ROUNDS, 5); r++) {
+  const p = new IndiParser()
+  const t0 = performance.now()
+  let got
+  for (const c of blobChunks) for (const e of p.push(c)) if (e.kind === 'message') got = e.message
+  blobMs = Math.min(blobMs, performance.now() - t0)
+  if (!got || !Buffer.from(got.members[0].data).equals(payload)) throw new Error('BLOB did not round-trip')
+}
+
+let sha = 'unknown'
+try {
+  sha = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim()
+} catch {}
+console.log(`indi-xml parse bench — git ${sha}, Node ${process.version}, ${os.cpus()[0]?.model} ×${os.cpus().length}`)
+console.log(`input: ${N} setNumberVector × 3 members, ${(input.length / 1e6).toFixed(1)} MB, ${CHUNK / 1024} KiB chunks, best of ${ROUNDS}`)
+const saxes = results[0].rate
+for (const r of results) {
+  console.log(
+    `${r.name.padEnd(34)} ${(r.rate / 1e3).toFixed(0).padStart(7)} k msgs/s  ${((input.length / r.ms) / 1e3).toFixed(0).padStart(5)} MB/s  ×${(r.rate / saxes).toFixed(2)} saxes`,
+  )
+}
+console.log(
+  `8 MiB BLOB element (${(blobEl.length / 1048576).toFixed(1)} MiB on the wire), full parse: ${blobMs.toFixed(1)} ms = ` +
+    `${(blobEl.length / blobMs / 1e3).toFixed(0)} MB/s of XML, ${(payload.length / blobMs / 1e3).toFixed(0)} MB/s decoded`,
+)
