@@ -109,7 +109,13 @@ describe('Outbox', () => {
 
   it('compact() conflates what was queued before the peer pushed back', () => {
     const sent: Uint8Array[] = []
-    const conn = { ...stuck(), send: (c: Uint8Array) => (sent.push(c), false) } as unknown as Connection
+    const conn = {
+      ...stuck(),
+      send: (c: Uint8Array) => {
+        sent.push(c)
+        return false
+      },
+    } as unknown as Connection
     const o = new Outbox(conn, host(), limits, true)
     // One tick of pushes, then a flush whose single write is refused: nothing was conflated yet.
     o.push(item('setNumberVector', 'D', 'P', 'x'.repeat(300 * 1024)))
