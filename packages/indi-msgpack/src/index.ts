@@ -43,3 +43,4 @@ export {
   type ServeReplayOptions,
   serveReplay,
 } from './replay.js'
+export { type SniffResult, sniffProtocol } from './sniff.js'
