@@ -23,6 +23,7 @@ import {
   parseTimestamp,
 } from '@indi-ts/indi-xml'
 import type { Connection } from '@indi-ts/transport'
+import { stdioConnection } from '@indi-ts/transport-stdio'
 import { listenTcp } from '@indi-ts/transport-tcp'
 import type { Device } from './device.js'
 import type {
@@ -390,10 +391,7 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
     this.#claim()
     let conn = options.connection
     if (conn === undefined) {
-      const stdio = (await import('@indi-ts/transport-stdio')) as unknown as {
-        stdioConnection(): Connection
-      }
-      conn = stdio.stdioConnection()
+      conn = stdioConnection()
       const onTerm = (): void => {
         this.logger.info('SIGTERM: shutting down')
         void this.close()

@@ -579,7 +579,12 @@ abstract class PermVector<M extends Member<unknown>, V, VIn, E> extends Vector<M
     super(opts, members)
     this.perm = checkPerm(opts.perm ?? 'rw')
     this.timeout = opts.timeout ?? 0
-    this._timeoutText(this.timeout, 0)
+    if (typeof this.timeout !== 'number' || !(this.timeout >= 0)) {
+      throw new IndiError(
+        'ERR_INDI_INVALID_VALUE',
+        `vector ${this.name}: timeout must be a number of seconds ≥ 0`,
+      )
+    }
   }
   protected _defHead(opts: DefineOptions | undefined) {
     this._applyState(opts)

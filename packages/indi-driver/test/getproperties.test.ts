@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { GetPropertiesEvent } from '../src/index.js'
 import { ALL_DEFS, DEF_BLOB, DEF_LIGHT, DEF_NUM, DEF_POS, DEF_SW, DEF_TEXT } from './expected.js'
-import { makeDriver, type RawClient, start, xml } from './harness.js'
+import { makeDriver, type RawClient, start, TS, xml } from './harness.js'
 
 const open: RawClient[] = []
 afterEach(() => {
@@ -83,7 +83,12 @@ describe('getProperties', () => {
     await d.other.delete()
     const out = await client.exchange(`<getProperties version='1.7'/>`)
     expect(out).not.toContain(`name="NUM"`)
-    expect(out).toBe(xml(...ALL_DEFS.filter((m) => m !== DEF_NUM && m !== DEF_POS)))
+    expect(out).toBe(
+      xml(
+        { tag: 'delProperty', device: 'Other Device', timestamp: TS },
+        ...ALL_DEFS.filter((m) => m !== DEF_NUM && m !== DEF_POS),
+      ),
+    )
   })
 
   it('sends the current values and state in the definition', async () => {

@@ -131,12 +131,14 @@ export class RawClient {
   }
 
   /**
-   * Sends `xml` followed by a pingRequest and returns the text that arrived before the pingReply
-   * (the driver answers pings behind what it already queued, so this is everything `xml` caused).
+   * Sends `xml` followed by a pingRequest and returns the text that arrived since the previous
+   * exchange up to the pingReply (the driver answers pings behind what it already queued, so this
+   * is everything sent since, including what `xml` caused).
    */
   async exchange(xml: string): Promise<string> {
     const uid = `t${++this.#seq}`
-    const start = this.#text.length
+    // Everything since the previous exchange: what arrived before this call belongs to it too.
+    const start = 0
     this.send(`${xml}<pingRequest uid='${uid}'/>`)
     const reply = buildMessage({ tag: 'pingReply', uid })
     while (!this.#text.includes(reply, start)) {
