@@ -642,18 +642,20 @@ export function fitsCard(fits: Buffer, key: string): string | undefined {
 }
 
 /**
- * Waits until each device has defined its CONNECTION property to a fresh client, i.e. the drivers
- * are up and the server routes their replies. Returns the client (still open) for further use.
+ * Waits until each device has defined `property` (default CONNECTION) to a fresh client, i.e. the
+ * drivers are up and the server routes their replies. Returns the client (still open).
  */
 export async function waitForDevices(
   port: number,
   devices: string[],
-  timeoutMs = 15_000,
+  { property = 'CONNECTION', timeoutMs = 15_000 }: { property?: string; timeoutMs?: number } = {},
 ): Promise<RawClient> {
   const client = await RawClient.connect(port)
   client.send('<getProperties version="1.7"/>')
   try {
-    for (const d of devices) await client.waitFor(is('defSwitchVector', d, 'CONNECTION'), timeoutMs)
+    for (const d of devices) {
+      await client.waitFor((e) => e.tag.startsWith('def') && is('*', d, property)(e), timeoutMs)
+    }
   } catch (err) {
     client.close()
     throw err
