@@ -101,13 +101,15 @@ function two(n: number): string {
 }
 
 function fsSexa(a: number, w: number, fracbase: number): string {
-  if (!Number.isFinite(a)) return field(Number.isNaN(a) ? 'nan' : a > 0 ? 'inf' : '-inf', w)
   const isneg = a < 0
   if (isneg) a = -a
-  // n = (unsigned long)(a * fracbase + 0.5): truncation of the rounded value.
-  const n = Math.floor(a * fracbase + 0.5)
-  const d = Math.floor(n / fracbase)
-  const f = n - d * fracbase
+  // n = (unsigned long)(a * fracbase + 0.5); d = n / fracbase as a C int. Out of range (and NaN)
+  // the x86-64 conversion gives 0, and d wraps to 32 bits: reproduced so output matches libindi.
+  const x = a * fracbase + 0.5
+  const n = x < 2 ** 64 ? BigInt(Math.floor(x)) : 0n
+  const big = BigInt(fracbase)
+  const d = Number(BigInt.asIntN(32, n / big))
+  const f = Number(n % big)
   let out = isneg && d === 0 ? `${field('', w - 2)}-0` : field(String(isneg ? -d : d), w)
   switch (fracbase) {
     case 60:

@@ -252,6 +252,9 @@ export function parseTree(s: string, limits: ResolvedLimits, rawText?: string): 
         attrs.push(an, value)
         p = q + 1
       }
+      if (stack.length >= limits.maxDepth) {
+        return new TreeError('ERR_INDI_XML_TOO_LARGE', `elements nested deeper than ${limits.maxDepth}`, lt)
+      }
       if (top !== undefined) {
         if (top.children === NO_CHILDREN) (top as { children: XmlNode[] }).children = []
         top.children.push(node)
@@ -263,9 +266,6 @@ export function parseTree(s: string, limits: ResolvedLimits, rawText?: string): 
           break
         }
       } else {
-        if (stack.length >= limits.maxDepth) {
-          return new TreeError('ERR_INDI_XML_TOO_LARGE', `elements nested deeper than ${limits.maxDepth}`, lt)
-        }
         stack.push(node)
       }
       pos = p
