@@ -170,7 +170,6 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     this.clientLimits = {
       highWater,
       lowWater: highWater / 2,
-      conflateAt: Math.max(2 * highWater, this.maxBytes / 4),
     }
     this.driverLimits = this.clientLimits
   }
@@ -938,7 +937,8 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     }
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
-      await this.listener?.close()
+      // Not awaited yet: a net.Server only finishes closing once every client has gone.
+      const listenerClosed = this.listener?.close()
       await Promise.all(this.drivers.map((dp) => this.stopDriver(dp)))
       const clients = this.clients
       this.clients = []
@@ -955,6 +955,7 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
       for (const s of this.logStreams.values()) s.end()
       this.logStreams.clear()
       this.releaseGates()
+      await listenerClosed
     } finally {
       signal?.removeEventListener('abort', onAbort)
     }
