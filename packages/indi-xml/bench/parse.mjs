@@ -1,8 +1,9 @@
 // Parse benchmark: indi-xml's full parser and raw framer side by side with saxes and libxmljs2's
 // SAX push parser, on the same input, in one run. Bounded in time (a few seconds per contender).
 // Run: npm run bench (after building: npx tsc -b packages/indi-xml).
-import { randomBytes } from 'node:crypto'
+
 import { execSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import os from 'node:os'
 import libxmljs from 'libxmljs2'
 import { SaxesParser } from 'saxes'
@@ -79,7 +80,8 @@ results.push(
   best('indi-xml IndiParser (full parse)', () => {
     let n = 0
     const p = new IndiParser()
-    for (const c of chunks) for (const e of p.push(c)) if (e.kind === 'message' && e.message.members.length === 3) n++
+    for (const c of chunks)
+      for (const e of p.push(c)) if (e.kind === 'message' && e.message.members.length === 3) n++
     p.end()
     return n
   }),
@@ -89,7 +91,9 @@ results.push(
     let n = 0
     const f = new IndiFramer()
     // A router reads tag, device and name of every frame: include that cost.
-    for (const c of chunks) for (const e of f.push(c)) if (e.kind === 'frame' && e.frame.device !== undefined && e.frame.name !== undefined) n++
+    for (const c of chunks)
+      for (const e of f.push(c))
+        if (e.kind === 'frame' && e.frame.device !== undefined && e.frame.name !== undefined) n++
     f.end()
     return n
   }),
@@ -121,12 +125,16 @@ let sha = 'unknown'
 try {
   sha = execSync('git rev-parse --short HEAD', { encoding: 'utf8' }).trim()
 } catch {}
-console.log(`indi-xml parse bench — git ${sha}, Node ${process.version}, ${os.cpus()[0]?.model} ×${os.cpus().length}`)
-console.log(`input: ${N} setNumberVector × 3 members, ${(input.length / 1e6).toFixed(1)} MB, ${CHUNK / 1024} KiB chunks, best of ${ROUNDS}`)
+console.log(
+  `indi-xml parse bench — git ${sha}, Node ${process.version}, ${os.cpus()[0]?.model} ×${os.cpus().length}`,
+)
+console.log(
+  `input: ${N} setNumberVector × 3 members, ${(input.length / 1e6).toFixed(1)} MB, ${CHUNK / 1024} KiB chunks, best of ${ROUNDS}`,
+)
 const saxes = results[0].rate
 for (const r of results) {
   console.log(
-    `${r.name.padEnd(34)} ${(r.rate / 1e3).toFixed(0).padStart(7)} k msgs/s  ${((input.length / r.ms) / 1e3).toFixed(0).padStart(5)} MB/s  ×${(r.rate / saxes).toFixed(2)} saxes`,
+    `${r.name.padEnd(34)} ${(r.rate / 1e3).toFixed(0).padStart(7)} k msgs/s  ${(input.length / r.ms / 1e3).toFixed(0).padStart(5)} MB/s  ×${(r.rate / saxes).toFixed(2)} saxes`,
   )
 }
 console.log(

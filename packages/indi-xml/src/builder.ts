@@ -77,7 +77,8 @@ export function buildMessage(message: IndiMessage, options?: BuildOptions): stri
       let body = ''
       switch (m.tag) {
         case 'defTextVector':
-          for (const x of m.members) body += `  <defText${req('defText', 'name', x.name)}${a('label', x.label)}>${escapeXml(x.value)}</defText>\n`
+          for (const x of m.members)
+            body += `  <defText${req('defText', 'name', x.name)}${a('label', x.label)}>${escapeXml(x.value)}</defText>\n`
           break
         case 'defNumberVector':
           for (const x of m.members) {
@@ -85,13 +86,16 @@ export function buildMessage(message: IndiMessage, options?: BuildOptions): stri
           }
           break
         case 'defSwitchVector':
-          for (const x of m.members) body += `  <defSwitch${req('defSwitch', 'name', x.name)}${a('label', x.label)}>${assertSwitchState(x.value)}</defSwitch>\n`
+          for (const x of m.members)
+            body += `  <defSwitch${req('defSwitch', 'name', x.name)}${a('label', x.label)}>${assertSwitchState(x.value)}</defSwitch>\n`
           break
         case 'defLightVector':
-          for (const x of m.members) body += `  <defLight${req('defLight', 'name', x.name)}${a('label', x.label)}>${assertPropertyState(x.value)}</defLight>\n`
+          for (const x of m.members)
+            body += `  <defLight${req('defLight', 'name', x.name)}${a('label', x.label)}>${assertPropertyState(x.value)}</defLight>\n`
           break
         case 'defBLOBVector':
-          for (const x of m.members) body += `  <defBLOB${req('defBLOB', 'name', x.name)}${a('label', x.label)}/>\n`
+          for (const x of m.members)
+            body += `  <defBLOB${req('defBLOB', 'name', x.name)}${a('label', x.label)}/>\n`
           break
       }
       return `${head}${body}</${t}>\n`
@@ -111,7 +115,10 @@ export function buildMessage(message: IndiMessage, options?: BuildOptions): stri
     case 'newSwitchVector':
       return `<${t}${req(t, 'device', m.device)}${req(t, 'name', m.name)}${a('timestamp', m.timestamp)}>\n${members(m)}</${t}>\n`
     default:
-      throw new IndiError('ERR_INDI_INVALID_VALUE', `not an INDI message tag: ${String((m as { tag: unknown }).tag)}`)
+      throw new IndiError(
+        'ERR_INDI_INVALID_VALUE',
+        `not an INDI message tag: ${String((m as { tag: unknown }).tag)}`,
+      )
   }
 }
 
@@ -125,7 +132,8 @@ function members(m: OneMembers): string {
   switch (m.tag) {
     case 'setTextVector':
     case 'newTextVector':
-      for (const x of m.members) body += `  <oneText${req('oneText', 'name', x.name)}>${escapeXml(x.value)}</oneText>\n`
+      for (const x of m.members)
+        body += `  <oneText${req('oneText', 'name', x.name)}>${escapeXml(x.value)}</oneText>\n`
       break
     case 'setNumberVector':
     case 'newNumberVector':
@@ -135,10 +143,12 @@ function members(m: OneMembers): string {
       break
     case 'setSwitchVector':
     case 'newSwitchVector':
-      for (const x of m.members) body += `  <oneSwitch${req('oneSwitch', 'name', x.name)}>${assertSwitchState(x.value)}</oneSwitch>\n`
+      for (const x of m.members)
+        body += `  <oneSwitch${req('oneSwitch', 'name', x.name)}>${assertSwitchState(x.value)}</oneSwitch>\n`
       break
     case 'setLightVector':
-      for (const x of m.members) body += `  <oneLight${req('oneLight', 'name', x.name)}>${assertPropertyState(x.value)}</oneLight>\n`
+      for (const x of m.members)
+        body += `  <oneLight${req('oneLight', 'name', x.name)}>${assertPropertyState(x.value)}</oneLight>\n`
       break
   }
   return body
@@ -154,7 +164,10 @@ export function buildMessageBytes(message: IndiMessage, options?: BuildOptions):
 
 function blobOpen(x: OneBlob): string {
   if (!Number.isSafeInteger(x.size) || x.size < 0) {
-    throw new IndiError('ERR_INDI_INVALID_VALUE', `oneBLOB ${x.name}: size must be a byte count, got ${x.size}`)
+    throw new IndiError(
+      'ERR_INDI_INVALID_VALUE',
+      `oneBLOB ${x.name}: size must be a byte count, got ${x.size}`,
+    )
   }
   // enclen is always computed from the data: a stale value would mislead libindi receivers,
   // which allocate from it.
@@ -187,7 +200,9 @@ export function* buildBlobChunks(
   let pending = head
   for (const x of m.members) {
     pending += blobOpen(x)
-    const data = Buffer.isBuffer(x.data) ? x.data : Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength)
+    const data = Buffer.isBuffer(x.data)
+      ? x.data
+      : Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength)
     let col = 0
     for (let off = 0; off < data.length; off += chunk) {
       const enc = Buffer.from(data.toString('base64', off, Math.min(data.length, off + chunk)), 'latin1')

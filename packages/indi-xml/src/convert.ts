@@ -4,13 +4,7 @@
  */
 import { Buffer } from 'node:buffer'
 import { crackSwitchState, isBlobPolicy, isPropertyPerm, isPropertyState, isSwitchRule } from './guards.js'
-import type {
-  IndiMessage,
-  OneBlob,
-  PropertyPerm,
-  PropertyState,
-  SwitchRule,
-} from './model.js'
+import type { IndiMessage, OneBlob, PropertyPerm, PropertyState, SwitchRule } from './model.js'
 import { attr, type XmlNode } from './tree.js'
 
 class Invalid {
@@ -56,13 +50,16 @@ function members(node: XmlNode, member: string): XmlNode[] {
 
 function switchValue(m: XmlNode) {
   const v = crackSwitchState(m.text)
-  if (v === undefined) throw new Invalid(`<${m.name} name="${attr(m, 'name')}"> must be On or Off, got '${m.text}'`)
+  if (v === undefined)
+    throw new Invalid(`<${m.name} name="${attr(m, 'name')}"> must be On or Off, got '${m.text}'`)
   return v
 }
 
 function lightValue(m: XmlNode) {
   if (!isPropertyState(m.text)) {
-    throw new Invalid(`<${m.name} name="${attr(m, 'name')}"> must be Idle, Ok, Busy or Alert, got '${m.text}'`)
+    throw new Invalid(
+      `<${m.name} name="${attr(m, 'name')}"> must be Idle, Ok, Busy or Alert, got '${m.text}'`,
+    )
   }
   return m.text
 }
@@ -82,7 +79,7 @@ function count(m: XmlNode, name: string, required: boolean): number | undefined 
 function own(s: string): string
 function own(s: string | undefined): string | undefined
 function own(s: string | undefined): string | undefined {
-  return s === undefined || s.length < 13 ? s : (` ${s}`).slice(1)
+  return s === undefined || s.length < 13 ? s : ` ${s}`.slice(1)
 }
 
 function blob(m: XmlNode): OneBlob {
@@ -112,10 +109,16 @@ export function toMessage(node: XmlNode): IndiMessage | string {
 function build(n: XmlNode): IndiMessage {
   switch (n.name) {
     case 'getProperties':
-      return { tag: 'getProperties', version: attr(n, 'version'), device: attr(n, 'device'), name: attr(n, 'name') }
+      return {
+        tag: 'getProperties',
+        version: attr(n, 'version'),
+        device: attr(n, 'device'),
+        name: attr(n, 'name'),
+      }
     case 'enableBLOB': {
       const policy = n.text
-      if (!isBlobPolicy(policy)) throw new Invalid(`<enableBLOB> must contain Never, Also or Only, got '${policy}'`)
+      if (!isBlobPolicy(policy))
+        throw new Invalid(`<enableBLOB> must contain Never, Also or Only, got '${policy}'`)
       return { tag: 'enableBLOB', device: req(n, 'device'), name: attr(n, 'name'), policy }
     }
     case 'pingRequest':
@@ -123,7 +126,12 @@ function build(n: XmlNode): IndiMessage {
     case 'pingReply':
       return { tag: 'pingReply', uid: req(n, 'uid') }
     case 'message':
-      return { tag: 'message', device: attr(n, 'device'), timestamp: attr(n, 'timestamp'), message: attr(n, 'message') }
+      return {
+        tag: 'message',
+        device: attr(n, 'device'),
+        timestamp: attr(n, 'timestamp'),
+        message: attr(n, 'message'),
+      }
     case 'delProperty':
       return {
         tag: 'delProperty',
@@ -138,7 +146,11 @@ function build(n: XmlNode): IndiMessage {
         ...defHead(n),
         perm: perm(n),
         timeout: attr(n, 'timeout'),
-        members: members(n, 'defText').map((m) => ({ name: req(m, 'name'), label: attr(m, 'label'), value: m.text })),
+        members: members(n, 'defText').map((m) => ({
+          name: req(m, 'name'),
+          label: attr(m, 'label'),
+          value: m.text,
+        })),
       }
     case 'defNumberVector':
       return {
@@ -173,7 +185,11 @@ function build(n: XmlNode): IndiMessage {
       return {
         tag: 'defLightVector',
         ...defHead(n),
-        members: members(n, 'defLight').map((m) => ({ name: req(m, 'name'), label: attr(m, 'label'), value: lightValue(m) })),
+        members: members(n, 'defLight').map((m) => ({
+          name: req(m, 'name'),
+          label: attr(m, 'label'),
+          value: lightValue(m),
+        })),
       }
     case 'defBLOBVector':
       return {

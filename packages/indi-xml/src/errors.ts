@@ -64,13 +64,7 @@ export class XmlParseError extends IndiError {
   readonly offset: number
   /** Up to 64 bytes of the offending input, decoded as UTF-8 for the log. */
   readonly excerpt: string
-  constructor(
-    code: IndiErrorCode,
-    message: string,
-    offset: number,
-    excerpt: string,
-    options?: ErrorOptions,
-  ) {
+  constructor(code: IndiErrorCode, message: string, offset: number, excerpt: string, options?: ErrorOptions) {
     super(code, message, options)
     this.offset = offset
     this.excerpt = excerpt

@@ -1,14 +1,10 @@
 import { IndiError } from './errors.js'
 import {
   BLOB_POLICIES,
-  type BlobPolicy,
   PROPERTY_PERMS,
   PROPERTY_STATES,
-  type PropertyPerm,
-  type PropertyState,
   SWITCH_RULES,
   SWITCH_STATES,
-  type SwitchRule,
   type SwitchState,
 } from './model.js'
 
@@ -17,7 +13,10 @@ function guard<T extends string>(values: readonly T[], what: string) {
     is: (v: unknown): v is T => typeof v === 'string' && (values as readonly string[]).includes(v),
     assert: (v: unknown): T => {
       if (typeof v === 'string' && (values as readonly string[]).includes(v)) return v as T
-      throw new IndiError('ERR_INDI_INVALID_VALUE', `${what} must be one of ${values.join(', ')}; got ${JSON.stringify(v)}`)
+      throw new IndiError(
+        'ERR_INDI_INVALID_VALUE',
+        `${what} must be one of ${values.join(', ')}; got ${JSON.stringify(v)}`,
+      )
     },
   }
 }

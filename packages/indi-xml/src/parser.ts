@@ -3,7 +3,7 @@ import { utf8 } from './bytes.js'
 import { toMessage } from './convert.js'
 import { XmlParseError } from './errors.js'
 import type { IndiMessage } from './model.js'
-import { resolveLimits, type ResolvedLimits, Splitter } from './splitter.js'
+import { type ResolvedLimits, resolveLimits, Splitter } from './splitter.js'
 import { parseTree, TreeError, type XmlNode } from './tree.js'
 
 /** Limits that protect a reader from a hostile or broken peer. */
@@ -79,7 +79,12 @@ export class IndiParser {
             const excerpt = b.toString('utf8', start, Math.min(end, start + 64))
             this.events.push({
               kind: 'error',
-              error: new XmlParseError('ERR_INDI_XML_INVALID_MESSAGE', `${m} at byte ${offset}`, offset, excerpt),
+              error: new XmlParseError(
+                'ERR_INDI_XML_INVALID_MESSAGE',
+                `${m} at byte ${offset}`,
+                offset,
+                excerpt,
+              ),
             })
           } else {
             this.events.push({ kind: 'message', message: m })

@@ -202,7 +202,15 @@ function formatInt(value: number, spec: Spec): string {
 
 function formatString(value: number, spec: Spec): string {
   // `%s` with a double is undefined behaviour in C; we print the shortest round-trip text.
-  let s = Object.is(value, -0) ? '-0' : Number.isNaN(value) ? 'nan' : Number.isFinite(value) ? String(value) : value > 0 ? 'inf' : '-inf'
+  let s = Object.is(value, -0)
+    ? '-0'
+    : Number.isNaN(value)
+      ? 'nan'
+      : Number.isFinite(value)
+        ? String(value)
+        : value > 0
+          ? 'inf'
+          : '-inf'
   if (spec.precision !== undefined) s = s.slice(0, spec.precision)
   return pad(s, { ...spec, zero: false }, '', false)
 }

@@ -39,7 +39,10 @@ export function resolveLimits(limits: ParserLimits = {}): ResolvedLimits {
     const v = limits[key]
     if (v === undefined) continue
     if (!Number.isSafeInteger(v) || v < 1) {
-      throw new IndiError('ERR_INDI_INVALID_VALUE', `parser limit ${key} must be a positive integer, got ${v}`)
+      throw new IndiError(
+        'ERR_INDI_INVALID_VALUE',
+        `parser limit ${key} must be a positive integer, got ${v}`,
+      )
     }
     out[key] = v
   }
@@ -90,7 +93,7 @@ export interface SplitHandler {
   error(error: XmlParseError): void
 }
 
-const enum S {
+enum S {
   Outside = 0,
   Lt = 1,
   Tag = 2,
@@ -98,7 +101,7 @@ const enum S {
   Special = 4,
   Discard = 5,
 }
-const enum P {
+enum P {
   TagName = 0,
   Before = 1,
   AttrName = 2,
@@ -326,7 +329,11 @@ export class Splitter {
             // Resume where a split terminator could start.
             pos = Math.max(pos, len - this.specialEnd.length + 1)
             if (len - this.elStart > this.limits.maxElementBytes) {
-              this.fail('ERR_INDI_XML_TOO_LARGE', `markup longer than ${this.limits.maxElementBytes} bytes`, this.elStart)
+              this.fail(
+                'ERR_INDI_XML_TOO_LARGE',
+                `markup longer than ${this.limits.maxElementBytes} bytes`,
+                this.elStart,
+              )
               this.state = S.Outside
               pos = this.elStart + 1
               this.elStart = -1
@@ -416,7 +423,11 @@ export class Splitter {
             pos++
           } else if (isNameStartByte(c) && !this.needSpace) {
             if (++this.attrCount > this.limits.maxAttributes) {
-              this.fail('ERR_INDI_XML_TOO_LARGE', `<${this.tag}> has more than ${this.limits.maxAttributes} attributes`, pos)
+              this.fail(
+                'ERR_INDI_XML_TOO_LARGE',
+                `<${this.tag}> has more than ${this.limits.maxAttributes} attributes`,
+                pos,
+              )
               this.state = S.Discard
               this.discardTag = Buffer.from(this.tag)
               this.elStart = -1

@@ -128,16 +128,22 @@ export function parseTree(s: string, limits: ResolvedLimits, rawText?: string): 
     const c = s.charCodeAt(lt + 1)
     if (c === 47 /* / */) {
       // End tag: must close the innermost open element.
-      if (top === undefined) return new TreeError('ERR_INDI_XML_MALFORMED', 'end tag with no element open', lt)
+      if (top === undefined)
+        return new TreeError('ERR_INDI_XML_MALFORMED', 'end tag with no element open', lt)
       const name = top.name
       let p = lt + 2 + name.length
       if (!s.startsWith(name, lt + 2) || (p < n && isNameChar(s.charCodeAt(p)))) {
         const gt = s.indexOf('>', lt)
         const got = s.slice(lt + 2, gt === -1 ? Math.min(n, lt + 40) : gt).trim()
-        return new TreeError('ERR_INDI_XML_MALFORMED', `mismatched end tag: <${name}> closed by </${got}>`, lt)
+        return new TreeError(
+          'ERR_INDI_XML_MALFORMED',
+          `mismatched end tag: <${name}> closed by </${got}>`,
+          lt,
+        )
       }
       while (p < n && isSpace(s.charCodeAt(p))) p++
-      if (s.charCodeAt(p) !== 62) return new TreeError('ERR_INDI_XML_MALFORMED', `malformed end tag </${name}>`, lt)
+      if (s.charCodeAt(p) !== 62)
+        return new TreeError('ERR_INDI_XML_MALFORMED', `malformed end tag </${name}>`, lt)
       top.text = trimXml(top.text)
       stack.pop()
       pos = p + 1
@@ -167,7 +173,8 @@ export function parseTree(s: string, limits: ResolvedLimits, rawText?: string): 
     } else if (c === 63 /* ? */) {
       if (top === undefined) return new TreeError('ERR_INDI_XML_MALFORMED', 'markup before the element', lt)
       const end = s.indexOf('?>', lt + 2)
-      if (end === -1) return new TreeError('ERR_INDI_XML_MALFORMED', 'unterminated processing instruction', lt)
+      if (end === -1)
+        return new TreeError('ERR_INDI_XML_MALFORMED', 'unterminated processing instruction', lt)
       let p = lt + 2
       if (!isNameStart(s.charCodeAt(p))) {
         return new TreeError('ERR_INDI_XML_MALFORMED', 'processing instruction without a target', lt)
@@ -196,7 +203,8 @@ export function parseTree(s: string, limits: ResolvedLimits, rawText?: string): 
       const attrs = node.attrs
       let selfClosing = false
       for (;;) {
-        if (p >= n) return new TreeError('ERR_INDI_XML_MALFORMED', `unterminated start tag <${node.name}>`, lt)
+        if (p >= n)
+          return new TreeError('ERR_INDI_XML_MALFORMED', `unterminated start tag <${node.name}>`, lt)
         let ch = s.charCodeAt(p)
         const spaced = isSpace(ch)
         while (isSpace(ch)) ch = s.charCodeAt(++p)
@@ -213,10 +221,13 @@ export function parseTree(s: string, limits: ResolvedLimits, rawText?: string): 
           break
         }
         if (!spaced || !isNameStart(ch)) {
-          if (p >= n) return new TreeError('ERR_INDI_XML_MALFORMED', `unterminated start tag <${node.name}>`, lt)
+          if (p >= n)
+            return new TreeError('ERR_INDI_XML_MALFORMED', `unterminated start tag <${node.name}>`, lt)
           return new TreeError(
             'ERR_INDI_XML_MALFORMED',
-            spaced ? `unexpected character in <${node.name}>` : `missing whitespace before an attribute in <${node.name}>`,
+            spaced
+              ? `unexpected character in <${node.name}>`
+              : `missing whitespace before an attribute in <${node.name}>`,
             p,
           )
         }
@@ -226,17 +237,23 @@ export function parseTree(s: string, limits: ResolvedLimits, rawText?: string): 
         const an = s.slice(ns, p)
         ch = s.charCodeAt(p)
         while (isSpace(ch)) ch = s.charCodeAt(++p)
-        if (ch !== 61 /* = */) return new TreeError('ERR_INDI_XML_MALFORMED', `attribute ${an} without '='`, p)
+        if (ch !== 61 /* = */)
+          return new TreeError('ERR_INDI_XML_MALFORMED', `attribute ${an} without '='`, p)
         ch = s.charCodeAt(++p)
         while (isSpace(ch)) ch = s.charCodeAt(++p)
         if (ch !== 34 && ch !== 39) {
           return new TreeError('ERR_INDI_XML_MALFORMED', `attribute ${an} value not quoted`, p)
         }
         const q = s.indexOf(ch === 34 ? '"' : "'", p + 1)
-        if (q === -1) return new TreeError('ERR_INDI_XML_MALFORMED', `unterminated value of attribute ${an}`, p)
+        if (q === -1)
+          return new TreeError('ERR_INDI_XML_MALFORMED', `unterminated value of attribute ${an}`, p)
         let value = s.slice(p + 1, q)
         if (value.indexOf('<') !== -1) {
-          return new TreeError('ERR_INDI_XML_MALFORMED', `'<' in the value of attribute ${an}`, p + 1 + value.indexOf('<'))
+          return new TreeError(
+            'ERR_INDI_XML_MALFORMED',
+            `'<' in the value of attribute ${an}`,
+            p + 1 + value.indexOf('<'),
+          )
         }
         if (value.indexOf('&') !== -1) {
           const d = decodeEntities(value)

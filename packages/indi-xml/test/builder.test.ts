@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import libxmljs from 'libxmljs2'
 import { describe, expect, it } from 'vitest'
-import { buildBlobChunks, buildMessage, buildMessageBytes, escapeXml, IndiError, type IndiMessage } from '../src/index.js'
+import {
+  buildBlobChunks,
+  buildMessage,
+  buildMessageBytes,
+  escapeXml,
+  IndiError,
+  type IndiMessage,
+} from '../src/index.js'
 import { anyMessage } from './arbitraries.js'
 
 const dtd = readFileSync(new URL('../indi.dtd', import.meta.url), 'utf8')
@@ -32,7 +39,12 @@ describe('builder', () => {
 
   it('writes BLOBs with size, format, enclen and base64 wrapped at 72 columns', () => {
     const data = Buffer.alloc(100, 7)
-    const xml = buildMessage({ tag: 'setBLOBVector', device: 'D', name: 'B', members: [{ name: 'b', size: 100, format: '.fits', data }] })
+    const xml = buildMessage({
+      tag: 'setBLOBVector',
+      device: 'D',
+      name: 'B',
+      members: [{ name: 'b', size: 100, format: '.fits', data }],
+    })
     expect(xml).toContain('<oneBLOB name="b" size="100" format=".fits" enclen="136">\n')
     const lines = xml.split('\n').filter((l) => /^[A-Za-z0-9+/=]+$/.test(l))
     expect(lines.map((l) => l.length)).toEqual([72, 64])
@@ -40,7 +52,12 @@ describe('builder', () => {
 
   it('writes base64 on one line with blobLineLength 0', () => {
     const xml = buildMessage(
-      { tag: 'newBLOBVector', device: 'D', name: 'B', members: [{ name: 'b', size: 100, format: '.x', data: Buffer.alloc(100) }] },
+      {
+        tag: 'newBLOBVector',
+        device: 'D',
+        name: 'B',
+        members: [{ name: 'b', size: 100, format: '.x', data: Buffer.alloc(100) }],
+      },
       { blobLineLength: 0 },
     )
     expect(xml.split('\n').some((l) => l.length === 136)).toBe(true)
@@ -48,25 +65,38 @@ describe('builder', () => {
 
   it('buildBlobChunks concatenates to buildMessageBytes for any chunk size and line length', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 2000 }), fc.integer({ min: 1, max: 700 }), fc.integer({ min: 0, max: 100 }), (data, chunkBytes, line) => {
-        const m: IndiMessage = {
-          tag: 'setBLOBVector',
-          device: 'D',
-          name: 'B',
-          members: [
-            { name: 'a', size: data.length, format: '.x', data },
-            { name: 'b', size: 3, format: '.y', data: data.subarray(0, 3) },
-          ],
-        }
-        const chunks = [...buildBlobChunks(m, { chunkBytes, blobLineLength: line })]
-        expect(Buffer.concat(chunks).equals(Buffer.from(buildMessageBytes(m, { blobLineLength: line })))).toBe(true)
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 2000 }),
+        fc.integer({ min: 1, max: 700 }),
+        fc.integer({ min: 0, max: 100 }),
+        (data, chunkBytes, line) => {
+          const m: IndiMessage = {
+            tag: 'setBLOBVector',
+            device: 'D',
+            name: 'B',
+            members: [
+              { name: 'a', size: data.length, format: '.x', data },
+              { name: 'b', size: 3, format: '.y', data: data.subarray(0, 3) },
+            ],
+          }
+          const chunks = [...buildBlobChunks(m, { chunkBytes, blobLineLength: line })]
+          expect(
+            Buffer.concat(chunks).equals(Buffer.from(buildMessageBytes(m, { blobLineLength: line }))),
+          ).toBe(true)
+        },
+      ),
       { numRuns: 200 },
     )
   })
 
   it('throws ERR_INDI_INVALID_VALUE for a bad enum value', () => {
-    const bad = { tag: 'setTextVector', device: 'D', name: 'T', state: 'Fine', members: [] } as unknown as IndiMessage
+    const bad = {
+      tag: 'setTextVector',
+      device: 'D',
+      name: 'T',
+      state: 'Fine',
+      members: [],
+    } as unknown as IndiMessage
     expect(() => buildMessage(bad)).toThrow(IndiError)
     try {
       buildMessage(bad)

@@ -38,7 +38,8 @@ export function frame(input: string | Uint8Array, limits?: ParserLimits, split: 
 export function messages(input: string | Uint8Array) {
   const ev = parse(input)
   for (const e of ev) {
-    if (e.kind !== 'message') throw new Error(`unexpected ${e.kind}: ${e.kind === 'error' ? e.error.message : e.tag}`)
+    if (e.kind !== 'message')
+      throw new Error(`unexpected ${e.kind}: ${e.kind === 'error' ? e.error.message : e.tag}`)
   }
   return ev.map((e) => (e as Extract<ParseEvent, { kind: 'message' }>).message)
 }

@@ -14,7 +14,9 @@ function hexFloat(t: string): number {
   return m[1] === '-' ? -v : v
 }
 
-const golden = JSON.parse(readFileSync(new URL('./fixtures/numbers-golden.json', import.meta.url), 'utf8')) as {
+const golden = JSON.parse(
+  readFileSync(new URL('./fixtures/numbers-golden.json', import.meta.url), 'utf8'),
+) as {
   format: [string, string, string][]
   scan: [string, string | null][]
 }
@@ -56,7 +58,11 @@ describe('formatNumber: golden output recorded from indilib numberFormat() and g
   // glibc prints `%#g` of 999999.5 as "1.e+06" (it drops the kept zeros after a rounding carry);
   // C99 says "1.00000e+06", which is what we print. The one recorded row we do not reproduce.
   const glibcQuirks = new Set(['%#g 0x1.e847fp+19'])
-  it.each(golden.format.filter(([f, v]) => !glibcQuirks.has(`${f} ${v}`)).map(([f, v, out]) => [f, v, out] as const))('%s of %s is %j', (format, value, expected) => {
+  it.each(
+    golden.format
+      .filter(([f, v]) => !glibcQuirks.has(`${f} ${v}`))
+      .map(([f, v, out]) => [f, v, out] as const),
+  )('%s of %s is %j', (format, value, expected) => {
     expect(formatNumber(hexFloat(value), format)).toBe(expected)
   })
 })
@@ -108,11 +114,8 @@ describe('formatWireNumber', () => {
   })
 
   it('writes specials as C reads them', () => {
-    expect([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0].map(formatWireNumber)).toEqual([
-      'nan',
-      'inf',
-      '-inf',
-      '-0',
-    ])
+    expect(
+      [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, -0].map(formatWireNumber),
+    ).toEqual(['nan', 'inf', '-inf', '-0'])
   })
 })

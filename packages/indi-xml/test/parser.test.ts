@@ -61,7 +61,9 @@ describe('IndiParser: every element', () => {
     )
     expect(m).toMatchObject({
       tag: 'defNumberVector',
-      members: [{ name: 'RA', format: '%010.6m', min: '0', max: '24', step: '0', value: '23.350056755566775735' }],
+      members: [
+        { name: 'RA', format: '%010.6m', min: '0', max: '24', step: '0', value: '23.350056755566775735' },
+      ],
     })
   })
 
@@ -116,11 +118,18 @@ Off
     </defSwitch>
 </defSwitchVector>
 `
-    expect(one(xml)).toMatchObject({ device: 'Telescope Simulator', members: [{ name: 'CONNECT', value: 'Off' }] })
+    expect(one(xml)).toMatchObject({
+      device: 'Telescope Simulator',
+      members: [{ name: 'CONNECT', value: 'Off' }],
+    })
   })
 
   it('defLightVector (no perm)', () => {
-    expect(one(`<defLightVector device="D" name="L" state="Alert"><defLight name="x">Busy</defLight></defLightVector>`)).toMatchObject({
+    expect(
+      one(
+        `<defLightVector device="D" name="L" state="Alert"><defLight name="x">Busy</defLight></defLightVector>`,
+      ),
+    ).toMatchObject({
       tag: 'defLightVector',
       state: 'Alert',
       members: [{ name: 'x', value: 'Busy' }],
@@ -128,7 +137,11 @@ Off
   })
 
   it('defBLOBVector with empty members', () => {
-    expect(one(`<defBLOBVector device="D" name="B" state="Idle" perm="ro"><defBLOB name="CCD1" label="Image"/></defBLOBVector>`)).toMatchObject({
+    expect(
+      one(
+        `<defBLOBVector device="D" name="B" state="Idle" perm="ro"><defBLOB name="CCD1" label="Image"/></defBLOBVector>`,
+      ),
+    ).toMatchObject({
       tag: 'defBLOBVector',
       members: [{ name: 'CCD1', label: 'Image' }],
     })
@@ -138,7 +151,11 @@ Off
     expect(
       messages(
         `<setTextVector device="D" name="T"><oneText name="a">x</oneText></setTextVector><setSwitchVector device="D" name="S" state="Ok"><oneSwitch name="a">On</oneSwitch></setSwitchVector><setLightVector device="D" name="L"><oneLight name="a">Ok</oneLight></setLightVector>`,
-      ).map((m) => ({ tag: m.tag, state: 'state' in m ? m.state : undefined, members: 'members' in m ? m.members : [] })),
+      ).map((m) => ({
+        tag: m.tag,
+        state: 'state' in m ? m.state : undefined,
+        members: 'members' in m ? m.members : [],
+      })),
     ).toEqual([
       { tag: 'setTextVector', state: undefined, members: [{ name: 'a', value: 'x' }] },
       { tag: 'setSwitchVector', state: 'Ok', members: [{ name: 'a', value: 'On' }] },
@@ -148,7 +165,9 @@ Off
 
   it('setNumberVector with the libindi min/max/step extension on oneNumber', () => {
     expect(
-      one(`<setNumberVector device="D" name="N" state="Busy" timeout="60"><oneNumber name="x" min="-1" max="1" step="0.5">0.25</oneNumber></setNumberVector>`),
+      one(
+        `<setNumberVector device="D" name="N" state="Busy" timeout="60"><oneNumber name="x" min="-1" max="1" step="0.5">0.25</oneNumber></setNumberVector>`,
+      ),
     ).toMatchObject({ members: [{ name: 'x', value: '0.25', min: '-1', max: '1', step: '0.5' }] })
   })
 
@@ -183,7 +202,11 @@ Off
   })
 
   it('message and delProperty', () => {
-    expect(messages(`<message device="D" timestamp="t" message="[INFO] hi"/><delProperty device="D"/><message message="global"/>`)).toEqual([
+    expect(
+      messages(
+        `<message device="D" timestamp="t" message="[INFO] hi"/><delProperty device="D"/><message message="global"/>`,
+      ),
+    ).toEqual([
       { tag: 'message', device: 'D', timestamp: 't', message: '[INFO] hi' },
       { tag: 'delProperty', device: 'D', name: undefined, timestamp: undefined, message: undefined },
       { tag: 'message', device: undefined, timestamp: undefined, message: 'global' },
@@ -193,12 +216,16 @@ Off
 
 describe('IndiParser: XML details', () => {
   it('decodes the five named entities and numeric character references', () => {
-    expect(one(`<message message="&amp;&lt;&gt;&quot;&apos; &#38;&#x26;&#176;"/>`)).toMatchObject({ message: `&<>"' &&°` })
+    expect(one(`<message message="&amp;&lt;&gt;&quot;&apos; &#38;&#x26;&#176;"/>`)).toMatchObject({
+      message: `&<>"' &&°`,
+    })
   })
 
   it('skips <?xml?>, comments and <!…> between elements, and comments inside', () => {
     expect(
-      messages(`<?xml version='1.0'?><!-- hi --><!DOCTYPE x>\n<pingRequest uid="a"/><?xml version="1.0"?><setTextVector device="D" name="T"><!-- c --><oneText name="a">x<!-- y -->z</oneText></setTextVector>`),
+      messages(
+        `<?xml version='1.0'?><!-- hi --><!DOCTYPE x>\n<pingRequest uid="a"/><?xml version="1.0"?><setTextVector device="D" name="T"><!-- c --><oneText name="a">x<!-- y -->z</oneText></setTextVector>`,
+      ),
     ).toMatchObject([{ uid: 'a' }, { members: [{ value: 'xz' }] }])
   })
 
@@ -207,7 +234,11 @@ describe('IndiParser: XML details', () => {
   })
 
   it('trims member text as lilxml does, keeping inner whitespace', () => {
-    expect(one(`<setTextVector device="D" name="T"><oneText name="a">\n\t  two  words \r\n</oneText></setTextVector>`)).toMatchObject({
+    expect(
+      one(
+        `<setTextVector device="D" name="T"><oneText name="a">\n\t  two  words \r\n</oneText></setTextVector>`,
+      ),
+    ).toMatchObject({
       members: [{ value: 'two  words' }],
     })
   })
@@ -221,7 +252,11 @@ describe('IndiParser: XML details', () => {
   })
 
   it('replaces invalid UTF-8 with U+FFFD, never dropping it silently', () => {
-    const xml = Buffer.concat([Buffer.from('<message message="a'), Buffer.from([0xff, 0xc3]), Buffer.from('b"/>')])
+    const xml = Buffer.concat([
+      Buffer.from('<message message="a'),
+      Buffer.from([0xff, 0xc3]),
+      Buffer.from('b"/>'),
+    ])
     expect(one(xml as unknown as string)).toMatchObject({ message: 'a\uFFFD\uFFFDb' })
   })
 
@@ -233,7 +268,9 @@ describe('IndiParser: XML details', () => {
   })
 
   it('reads a switch whose content starts with On as On (libindi rule)', () => {
-    expect(one(`<newSwitchVector device="D" name="S"><oneSwitch name="a">Onward</oneSwitch></newSwitchVector>`)).toMatchObject({
+    expect(
+      one(`<newSwitchVector device="D" name="S"><oneSwitch name="a">Onward</oneSwitch></newSwitchVector>`),
+    ).toMatchObject({
       members: [{ value: 'On' }],
     })
   })
@@ -271,7 +308,11 @@ describe('IndiParser: bad input gives a typed error, then the next element still
   it('mismatched tags, with the byte offset of the bad end tag', () => {
     const bad = `<setTextVector device="D" name="T"><oneText name="a">x</oneTxt></setTextVector>`
     const ev = parse(`${next}${bad}${next}`)
-    expect(summary(ev)).toEqual(['message:getProperties', 'error:ERR_INDI_XML_MALFORMED', 'message:getProperties'])
+    expect(summary(ev)).toEqual([
+      'message:getProperties',
+      'error:ERR_INDI_XML_MALFORMED',
+      'message:getProperties',
+    ])
     const err = errorOf(ev)
     expect(err).toBeInstanceOf(XmlParseError)
     expect(err.offset).toBe(next.length + bad.indexOf('</oneTxt>'))
@@ -295,22 +336,34 @@ describe('IndiParser: bad input gives a typed error, then the next element still
   })
 
   it('binary garbage (one error for the run, no crash)', () => {
-    const garbage = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7919 + 13) % 256).filter((c) => c !== 60))
+    const garbage = Buffer.from(
+      Array.from({ length: 3000 }, (_, i) => (i * 7919 + 13) % 256).filter((c) => c !== 60),
+    )
     const ev = parse(Buffer.concat([garbage, Buffer.from(next)]))
     expect(summary(ev)).toEqual(['error:ERR_INDI_XML_MALFORMED', 'message:getProperties'])
   })
 
   it('NUL bytes and control characters inside an element', () => {
-    expect(summary(parse(`<message message="a\u0000b"/>${next}`))).toEqual(['error:ERR_INDI_XML_MALFORMED', 'message:getProperties'])
+    expect(summary(parse(`<message message="a\u0000b"/>${next}`))).toEqual([
+      'error:ERR_INDI_XML_MALFORMED',
+      'message:getProperties',
+    ])
   })
 
   it('endless attribute: TOO_LARGE, then the next element', () => {
-    const ev = parse(`<setTextVector device="${'a'.repeat(3000)}${next}`, { maxElementBytes: 1000 }, Array(40).fill(100))
+    const ev = parse(
+      `<setTextVector device="${'a'.repeat(3000)}${next}`,
+      { maxElementBytes: 1000 },
+      Array(40).fill(100),
+    )
     expect(summary(ev)).toEqual(['error:ERR_INDI_XML_TOO_LARGE', 'message:getProperties'])
   })
 
   it('unquoted attribute (<bad attr=x/>)', () => {
-    expect(summary(parse(`<bad attr=x/>${next}`))).toEqual(['error:ERR_INDI_XML_MALFORMED', 'message:getProperties'])
+    expect(summary(parse(`<bad attr=x/>${next}`))).toEqual([
+      'error:ERR_INDI_XML_MALFORMED',
+      'message:getProperties',
+    ])
   })
 
   it('stray end tag and text outside elements', () => {
@@ -352,13 +405,25 @@ describe('IndiParser: bad input gives a typed error, then the next element still
     ['bad state', `<setTextVector device="D" name="T" state="Fine"/>`],
     ['bad perm', `<defTextVector device="D" name="T" state="Ok" perm="rx"/>`],
     ['bad rule', `<defSwitchVector device="D" name="S" state="Ok" perm="rw" rule="Many"/>`],
-    ['bad switch', `<newSwitchVector device="D" name="S"><oneSwitch name="a">off</oneSwitch></newSwitchVector>`],
+    [
+      'bad switch',
+      `<newSwitchVector device="D" name="S"><oneSwitch name="a">off</oneSwitch></newSwitchVector>`,
+    ],
     ['bad light', `<setLightVector device="D" name="L"><oneLight name="a">Green</oneLight></setLightVector>`],
     ['bad policy', `<enableBLOB device="D">Sometimes</enableBLOB>`],
-    ['bad size', `<setBLOBVector device="D" name="B"><oneBLOB name="a" size="-1" format=".x"/></setBLOBVector>`],
-    ['wrong member kind', `<setNumberVector device="D" name="N"><oneText name="a">1</oneText></setNumberVector>`],
+    [
+      'bad size',
+      `<setBLOBVector device="D" name="B"><oneBLOB name="a" size="-1" format=".x"/></setBLOBVector>`,
+    ],
+    [
+      'wrong member kind',
+      `<setNumberVector device="D" name="N"><oneText name="a">1</oneText></setNumberVector>`,
+    ],
   ])('%s: INVALID_MESSAGE', (_what, xml) => {
-    expect(summary(parse(`${xml}${next}`))).toEqual(['error:ERR_INDI_XML_INVALID_MESSAGE', 'message:getProperties'])
+    expect(summary(parse(`${xml}${next}`))).toEqual([
+      'error:ERR_INDI_XML_INVALID_MESSAGE',
+      'message:getProperties',
+    ])
   })
 
   it('errors are IndiErrors with stable codes', () => {
