@@ -101,6 +101,68 @@ try {
   console.log(`xml/base64 unavailable: ${error.message}`)
 }
 console.table(rows)
+
+// Small messages: a mount's setNumberVector, as sent several times a second per property.
+const small = {
+  tag: 'setNumberVector',
+  device: 'Telescope Simulator',
+  name: 'EQUATORIAL_EOD_COORD',
+  state: 'Busy',
+  timestamp: '2026-11-24T01:09:21.250',
+  members: [
+    { name: 'RA', value: '10.508333333333333' },
+    { name: 'DEC', value: '45.000000000000001' },
+  ],
+}
+const count = Number(process.env.SMALL_COUNT ?? 100_000)
+function runSmall(name, encode, decoder) {
+  const batch = 1000
+  const cpu0 = process.cpuUsage()
+  const t0 = process.hrtime.bigint()
+  let bytes = 0
+  for (let i = 0; i < count; i += batch) {
+    const parts = []
+    for (let j = 0; j < batch; j++) parts.push(encode())
+    const wire = Buffer.concat(parts)
+    bytes += wire.length
+    if (decoder(wire).length !== batch) throw new Error('lost messages')
+  }
+  const s = Number(process.hrtime.bigint() - t0) / 1e9
+  const cpu = process.cpuUsage(cpu0)
+  return {
+    codec: name,
+    'bytes/msg': Math.round(bytes / count),
+    'msgs/s': Math.round(count / s),
+    'CPU µs/msg': Number(((cpu.user + cpu.system) / count).toFixed(2)),
+  }
+}
+const smallRows = [
+  runSmall(
+    'binary',
+    () => encodeFrame(small),
+    (() => {
+      const d = new BinaryDecoder()
+      d.push(LINK_PREAMBLE)
+      return (w) => d.push(w)
+    })(),
+  ),
+]
+try {
+  smallRows.push(
+    runSmall(
+      'xml',
+      () => buildMessageBytes(small),
+      (() => {
+        const p = new IndiParser()
+        return (w) => p.push(w).filter((e) => e.kind === 'message')
+      })(),
+    ),
+  )
+} catch (error) {
+  console.log(`xml unavailable for small messages: ${error.message}`)
+}
+console.log(`${count} setNumberVector messages, encoded in batches of 1000 and decoded:`)
+console.table(smallRows)
 if (rows.length === 2) {
   const [b, xml] = rows
   console.log(

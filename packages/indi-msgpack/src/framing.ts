@@ -1,6 +1,6 @@
 import type { IndiMessage } from '@indi-ts/indi-xml'
 import { IndiError } from '@indi-ts/indi-xml'
-import { readMessage, writeMessage } from './codec.js'
+import { payloadBytes, readMessage, writeMessage } from './codec.js'
 import { encodeWith, MsgReader } from './msgpack.js'
 
 /** Format version of the binary link and of recordings. A peer with another version is refused. */
@@ -34,7 +34,7 @@ const LENGTH_BYTES = 4
  * one `send()` carries it.
  */
 export function encodeFrame(message: IndiMessage): Uint8Array {
-  const buf = encodeWith(LENGTH_BYTES, (w) => writeMessage(w, message))
+  const buf = encodeWith(LENGTH_BYTES, (w) => writeMessage(w, message), payloadBytes(message))
   buf.writeUInt32BE(buf.length - LENGTH_BYTES, 0)
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
 }

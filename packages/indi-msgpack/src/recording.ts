@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks'
 import type { IndiMessage } from '@indi-ts/indi-xml'
 import { IndiError } from '@indi-ts/indi-xml'
 import type { AbortOptions } from '@indi-ts/transport'
-import { readMessage, writeMessage } from './codec.js'
+import { payloadBytes, readMessage, writeMessage } from './codec.js'
 import { DEFAULT_MAX_FRAME_BYTES, FrameSplitter, RECORDING_MAGIC } from './framing.js'
 import { encodeWith, MsgReader, type MsgSink } from './msgpack.js'
 
@@ -54,15 +54,20 @@ function writeRecord(
   else writeMessage(w, body)
 }
 
-function frame(walk: (w: MsgSink) => void): Buffer {
-  const buf = encodeWith(4, walk)
+function frame(walk: (w: MsgSink) => void, big = 0): Buffer {
+  const buf = encodeWith(4, walk, big)
   buf.writeUInt32BE(buf.length - 4, 0)
   return buf
 }
 
+function bodyBytes(body: IndiMessage | Uint8Array): number {
+  return body instanceof Uint8Array ? body.length : payloadBytes(body)
+}
+
 /** Encodes one record as a length-prefixed frame (what `SessionRecorder` appends). */
 export function encodeRecord(record: SessionRecord): Uint8Array {
-  return frame((w) => writeRecord(w, record.t, record.dir, record.peer, record.msg ?? record.raw))
+  const body = record.msg ?? record.raw
+  return frame((w) => writeRecord(w, record.t, record.dir, record.peer, body), bodyBytes(body))
 }
 
 function decodeRecord(payload: Uint8Array): SessionRecord {
@@ -192,7 +197,8 @@ export class SessionRecorder {
       this.dropped++
       return false
     }
-    const bytes = frame((w) => writeRecord(w, this.now() - this.t0, dir, peer, body))
+    const t = this.now() - this.t0
+    const bytes = frame((w) => writeRecord(w, t, dir, peer, body), bodyBytes(body))
     if (this.bufferedBytes > 0 && this.bufferedBytes + bytes.length > this.maxBuffered) {
       this.dropped++
       return false

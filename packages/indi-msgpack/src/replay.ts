@@ -30,6 +30,17 @@ function rawTag(raw: Uint8Array): string | undefined {
 }
 
 /**
+ * A raw record as a message, so the BLOB rules apply to it too; undefined when indi-xml cannot
+ * parse it (an element INDI does not define), which is then sent as recorded.
+ */
+function parseRaw(raw: Uint8Array): IndiMessage | undefined {
+  const parser = new IndiParser()
+  const events = [...parser.push(raw), ...parser.end()]
+  const ev = events.find((e) => e.kind === 'message')
+  return ev?.kind === 'message' ? ev.message : undefined
+}
+
+/**
  * Whether a replay sends this record to its clients: a record is replayed when it was received
  * by the recording process (`dir === 'in'`) and carries device-to-client traffic (a `def*`,
  * `set*`, `message` or `delProperty`). For a server's recording these are what its drivers (and
@@ -174,7 +185,10 @@ export async function replayTo(
         replayed++
         if (rec.msg) {
           if (policies.allows(rec.msg)) await send(buildMessageBytes(rec.msg))
-        } else await send(rec.raw)
+        } else {
+          const msg = parseRaw(rec.raw)
+          if (msg === undefined || policies.allows(msg)) await send(rec.raw)
+        }
       }
       // A recording with nothing to replay must not spin in a loop.
     } while (options.loop && replayed > 0 && !signal.aborted)

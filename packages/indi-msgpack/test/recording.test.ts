@@ -49,7 +49,7 @@ describe('SessionRecorder and readRecording', () => {
     c.set(12.5)
     rec.recordRaw('out', 'client:tcp:1', xml)
     await rec.close()
-    expect(await readAll(path)).toStrictEqual([
+    expect(await readAll(path)).toEqual([
       { t: 5, dir: 'in', peer: 'driver:sim', msg: ping('a') },
       { t: 12.5, dir: 'out', peer: 'client:tcp:1', raw: xml },
     ])
@@ -66,15 +66,15 @@ describe('SessionRecorder and readRecording', () => {
     })
     await rec.close()
     const back = await readAll(path)
-    expect(back.map((r) => r.msg)).toStrictEqual(messages)
-    expect(back.map((r) => r.t)).toStrictEqual(messages.map((_, i) => i * 3))
+    expect(back.map((r) => r.msg)).toEqual(messages)
+    expect(back.map((r) => r.t)).toEqual(messages.map((_, i) => i * 3))
   })
 
   it('stores the start time and meta in the header', async () => {
     const path = file()
     const rec = await SessionRecorder.create(path, { startTime: 1_790_000_000_123, meta: { host: 'obs1' } })
     await rec.close()
-    expect(await readRecordingHeader(path)).toStrictEqual({
+    expect(await readRecordingHeader(path)).toEqual({
       version: 1,
       startTime: 1_790_000_000_123,
       meta: { host: 'obs1' },
@@ -98,7 +98,7 @@ describe('SessionRecorder and readRecording', () => {
     await writeFile(path, bytes.subarray(0, bytes.length - 3))
     const truncated = vi.fn()
     const back = await readAll(path, { onTruncated: truncated })
-    expect(back.map((r) => r.msg)).toStrictEqual([ping('1')])
+    expect(back.map((r) => r.msg)).toEqual([ping('1')])
     expect(truncated).toHaveBeenCalledTimes(1)
   })
 

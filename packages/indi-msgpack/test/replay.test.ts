@@ -264,6 +264,23 @@ describe('serveReplay', () => {
     for (const c of clients) expect(c.messages).toEqual(expected)
   })
 
+  it('replays raw XML records (as a server records them) under the same BLOB rule', async () => {
+    const path = join(dir, 'raw.indirec')
+    const rec = await SessionRecorder.create(path)
+    const xml = (m: IndiMessage) => Buffer.from(buildMessageBytes(m))
+    rec.recordRaw('in', 'driver:indi_simulator_telescope', Buffer.from(`<?xml version='1.0'?>\n${xml(def)}`))
+    rec.recordRaw('in', 'driver:indi_simulator_ccd', xml(blob))
+    rec.recordRaw('in', 'client:tcp:127.0.0.1:5000', Buffer.from("<getProperties version='1.7'/>"))
+    rec.recordRaw('in', 'driver:indi_simulator_telescope', xml(note))
+    await rec.close()
+    const p = port()
+    servers.push(await serveReplay(path, { port: p, fast: true, closeAtEnd: true }))
+    const client = await RawClient.open(p)
+    client.send("<getProperties version='1.7'/>")
+    await client.ended()
+    expect(client.messages).toEqual([viaXml(def), viaXml(note)])
+  })
+
   it('refuses a file that is not a recording before listening', async () => {
     await expect(serveReplay(join(dir, 'missing.indirec'), { port: port() })).rejects.toMatchObject({
       code: 'ENOENT',
