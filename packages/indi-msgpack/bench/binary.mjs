@@ -101,6 +101,14 @@ try {
   console.log(`xml/base64 unavailable: ${error.message}`)
 }
 console.table(rows)
+if (rows.length === 2) {
+  const [b, xml] = rows
+  console.log(
+    `binary vs XML: ${(b['MB/s'] / xml['MB/s']).toFixed(1)}x throughput, ` +
+      `${(xml['CPU ms/BLOB'] / b['CPU ms/BLOB']).toFixed(1)}x less CPU per BLOB, ` +
+      `${((1 - b['wire bytes'] / xml['wire bytes']) * 100).toFixed(1)}% fewer bytes`,
+  )
+}
 
 // Small messages: a mount's setNumberVector, as sent several times a second per property.
 const small = {
@@ -163,11 +171,3 @@ try {
 }
 console.log(`${count} setNumberVector messages, encoded in batches of 1000 and decoded:`)
 console.table(smallRows)
-if (rows.length === 2) {
-  const [b, xml] = rows
-  console.log(
-    `binary vs XML: ${(b['MB/s'] / xml['MB/s']).toFixed(1)}x throughput, ` +
-      `${(xml['CPU ms/BLOB'] / b['CPU ms/BLOB']).toFixed(1)}x less CPU per BLOB, ` +
-      `${((1 - b['wire bytes'] / xml['wire bytes']) * 100).toFixed(1)}% fewer bytes`,
-  )
-}
