@@ -28,7 +28,8 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18050)
+// 4 server pairs × 2 tests × 2 servers
+const nextPort = portBlock(18080, 20)
 
 const pairs: [top: ServerKind, bottom: ServerKind][] = (
   [

@@ -59,13 +59,13 @@ export const serverKinds: ServerKind[] = (process.env.INDI_INTEROP_SERVERS ?? 'i
   .filter((s): s is ServerKind => s === 'indiserver' || s === 'ours')
 
 /**
- * Port allocator for one test file. The suite owns loopback ports 18000–18099; each file gets a
- * block of 10 so files never reuse a port that may still be in TIME_WAIT from another file.
+ * Port allocator for one test file. The suite owns loopback ports 18000–18099; each file gets its
+ * own block so files never reuse a port that may still be in TIME_WAIT from another file.
  */
-export function portBlock(first: number): () => number {
+export function portBlock(first: number, size = 10): () => number {
   let next = first
   return () => {
-    if (next >= first + 10 || next > 18099) throw new Error(`port block ${first} exhausted`)
+    if (next >= first + size || next > 18099) throw new Error(`port block ${first}+${size} exhausted`)
     return next++
   }
 }
