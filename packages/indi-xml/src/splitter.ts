@@ -3,13 +3,14 @@
  * elements, skipping `<?xml …?>`, comments and `<!…>` between them, enforcing the size limits and
  * resynchronising after bad input. It never builds strings for the body of an element.
  *
- * Speed notes (measured on the 200k × setNumberVector bench input, Node 20, 2 cores):
- * - Every search is `Buffer#indexOf` (memchr/memmem in C++, ~17 ns a call) rather than a JS byte
- *   loop (~1.1 ns a byte): an element body is crossed `<` to `<`, never byte by byte. Switching the
- *   body walk from a JS loop to indexOf took framing from ~2.7 M to ~5 M elements/s.
+ * Speed notes (bench/parse.mjs, Node 20, shared 2-core machine, numbers vary ±25% run to run):
+ * - Searches use `Buffer#indexOf` (memchr/memmem in C++, ~17 ns a call in a micro-benchmark)
+ *   rather than a JS byte loop (~1.1 ns a byte): an element body is crossed `<` to `<`.
  * - A pushed chunk is scanned in place; only the unfinished tail is copied, and the next chunk is
- *   appended to it piece by piece (growing geometrically) until that element completes, so a
- *   stream of small elements is never copied as a whole.
+ *   fed to it piece by piece until that element completes. Appending whole chunks instead cost
+ *   a copy of every chunk and ~16% of framing time in GC; fixing it took framing from ~690k to
+ *   ~800-900k elements/s. The goal (10x saxes, ~2M/s) is not reached yet: the profile is led by
+ *   the per-byte start-tag state machine (scanTag, ~20%) and GC of frame objects.
  */
 import { Buffer } from 'node:buffer'
 import { asBuffer, excerptOf, isNameByte, isNameStartByte, isSpaceByte } from './bytes.js'
