@@ -124,8 +124,8 @@ export class IndiFramer {
       element: (b, start, end, tag, _tagIndex, spans) => {
         const rel = spans.slice()
         // Spans are relative to the element start, which is where the frame's bytes begin.
-        // A plain Uint8Array view: Buffer#subarray goes through the species constructor and cost
-        // ~10% of framing time.
+        // A plain Uint8Array view: Buffer#subarray goes through the species constructor (subarray +
+        // FastBuffer were ~5% of framing time in the profile).
         const view = new Uint8Array(b.buffer, b.byteOffset + start, end - start)
         this.events.push({ kind: 'frame', frame: new Frame(tag, b, start, view, rel) })
         return true

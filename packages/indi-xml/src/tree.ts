@@ -106,7 +106,7 @@ export function parseTree(s: string, limits: ResolvedLimits, rawText?: string): 
     if (lt === -1) break
     const top = stack[stack.length - 1]
     // Whitespace before any text is trimmed away in the end: skip it without slicing (most
-    // segments are the indentation between members; ~8% of full-parse time before this).
+    // segments are the indentation between members).
     let ws = pos
     if (top !== undefined && top.text === '') while (ws < lt && isSpace(s.charCodeAt(ws))) ws++
     if (ws < lt && top !== undefined) {
