@@ -23,6 +23,7 @@ export {
   binaryWriter,
 } from './link.js'
 export { BinaryFormatError } from './msgpack.js'
+export { type RecordProxy, type RecordProxyOptions, recordProxy } from './proxy.js'
 export {
   encodeRecord,
   type ReadRecordingOptions,

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * indi-replay FILE [-p port] [--host 127.0.0.1] [--speed N | --fast] [--loop] [--close-at-end]
- *   [--start-on-connect]
+ *   [--start-on-connect] [--peer PREFIX]
  *
  * Serves a recording to INDI clients (KStars, indi_getprop, …) as a stand-in for the real
  * server: each client gets the recorded device traffic from the start. Clients' messages are
@@ -12,7 +12,7 @@ import { IndiError, type IndiMessage } from '@indi-ts/indi-xml'
 import { serveReplay } from './replay.js'
 
 const USAGE =
-  'usage: indi-replay FILE [-p port] [--host 127.0.0.1] [--speed N | --fast] [--loop] [--close-at-end] [--start-on-connect]'
+  'usage: indi-replay FILE [-p port] [--host 127.0.0.1] [--speed N | --fast] [--loop] [--close-at-end] [--start-on-connect] [--peer PREFIX]'
 
 function describe(m: IndiMessage): string {
   const attrs = Object.entries(m)
@@ -57,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
     loop: values.loop ?? false,
     closeAtEnd: values['close-at-end'] ?? false,
     startOn: values['start-on-connect'] ? 'connect' : 'getProperties',
+    ...(values.peer === undefined ? {} : { peer: values.peer }),
     onClient: (event, peer, error) =>
       log(
         `${peer}: ${event === 'connect' ? 'connected' : error ? `replay failed: ${String(error)}` : 'replay done'}`,
@@ -84,6 +85,7 @@ function parse(argv: string[]) {
       loop: { type: 'boolean' },
       'close-at-end': { type: 'boolean' },
       'start-on-connect': { type: 'boolean' },
+      peer: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })

@@ -46,9 +46,12 @@ function parseRaw(raw: Uint8Array): IndiMessage | undefined {
  * `set*`, `message` or `delProperty`). For a server's recording these are what its drivers (and
  * remote servers) sent; for a client's recording, what its server sent. Client commands and the
  * server's fan-out copies (`dir === 'out'`) are never replayed, so each message goes out once.
+ * With `peer`, only records whose peer starts with it (e.g. `'server#1:'` for one session of a
+ * `recordProxy` recording, where each client session holds its own copy of the device traffic).
  */
-export function isReplayed(record: SessionRecord): boolean {
+export function isReplayed(record: SessionRecord, peer?: string): boolean {
   if (record.dir !== 'in') return false
+  if (peer !== undefined && !record.peer.startsWith(peer)) return false
   const tag = record.msg ? record.msg.tag : rawTag(record.raw)
   return tag !== undefined && DEVICE_TO_CLIENT.has(tag)
 }
@@ -61,6 +64,8 @@ export interface ReplayPacing {
   fast?: boolean
   /** Start again from the beginning at the end (until the client leaves or the signal aborts). */
   loop?: boolean
+  /** Replay only records whose peer starts with this (see `isReplayed`). Default: every peer. */
+  peer?: string
 }
 
 /** Options of `replayTo`. */
@@ -175,7 +180,7 @@ export async function replayTo(
       const start = performance.now()
       let first: number | undefined
       for await (const rec of readRecording(path, { signal })) {
-        if (!isReplayed(rec)) continue
+        if (!isReplayed(rec, options.peer)) continue
         first ??= rec.t
         if (!options.fast) {
           const due = start + (rec.t - first) / speed
