@@ -32,9 +32,17 @@ const LENGTH_BYTES = 4
 /**
  * One message as a frame: 4-byte big-endian length, then the msgpack payload, in one buffer so
  * one `send()` carries it.
+ * @throws IndiError `ERR_INDI_INVALID_VALUE` (see `encodeMessage`), `ERR_INDI_BINARY_TOO_LARGE`
+ * above 4 GiB.
  */
 export function encodeFrame(message: IndiMessage): Uint8Array {
   const buf = encodeWith(LENGTH_BYTES, (w) => writeMessage(w, message), payloadBytes(message))
+  if (buf.length - LENGTH_BYTES > 0xffffffff) {
+    throw new IndiError(
+      'ERR_INDI_BINARY_TOO_LARGE',
+      `a ${message.tag} of ${buf.length} bytes does not fit a frame`,
+    )
+  }
   buf.writeUInt32BE(buf.length - LENGTH_BYTES, 0)
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
 }

@@ -89,6 +89,8 @@ function decodeRecord(payload: Uint8Array): SessionRecord {
 export interface RecorderOptions {
   /** Wall-clock start written in the header, ms since the epoch. Default `Date.now()`. */
   startTime?: number
+  /** Replace an existing file. Default false: a night's recording is never overwritten by accident. */
+  overwrite?: boolean
   /** String pairs stored in the header. */
   meta?: Record<string, string>
   /** Monotonic clock in ms for each record's `t`. Default `performance.now`. */
@@ -145,8 +147,9 @@ export class SessionRecorder {
   }
 
   /**
-   * Creates (or truncates) `path` and writes the header.
-   * @throws the file system's error when the file cannot be opened or written.
+   * Creates `path` and writes the header.
+   * @throws the file system's error when the file cannot be opened or written (`EEXIST` when it
+   * exists and `overwrite` is not set).
    */
   static async create(path: string, options: RecorderOptions = {}): Promise<SessionRecorder> {
     const header: RecordingHeader = {
@@ -154,7 +157,7 @@ export class SessionRecorder {
       startTime: options.startTime ?? Date.now(),
       meta: { ...options.meta },
     }
-    const handle = await open(path, 'w')
+    const handle = await open(path, options.overwrite ? 'w' : 'wx')
     try {
       const entries = Object.entries(header.meta)
       const head = frame((w) => {

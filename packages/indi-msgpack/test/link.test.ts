@@ -213,6 +213,13 @@ describe('binaryReader / binaryWriter over a Connection', () => {
     await expect(reading).rejects.toMatchObject({ code: 'ERR_INDI_BINARY_MALFORMED' })
   })
 
+  it('rejects reading at once when the signal is already aborted', async () => {
+    const [, b] = connectionPair()
+    const reason = new Error('already')
+    await expect(drain(binaryReader(b, { signal: AbortSignal.abort(reason) }))).rejects.toBe(reason)
+    b.destroy()
+  })
+
   it('stops reading with the abort reason', async () => {
     const [a, b] = connectionPair()
     binaryWriter(a)

@@ -184,6 +184,20 @@ describe('SessionRecorder and readRecording', () => {
     expect(rec.dropped).toBe(1)
   })
 
+  it('refuses to overwrite an existing recording unless asked', async () => {
+    const path = file()
+    await (await SessionRecorder.create(path)).close()
+    await expect(SessionRecorder.create(path)).rejects.toMatchObject({ code: 'EEXIST' })
+    await (await SessionRecorder.create(path, { overwrite: true })).close()
+  })
+
+  it('rejects reading at once when the signal is already aborted', async () => {
+    const path = file()
+    await (await SessionRecorder.create(path)).close()
+    const reason = new Error('already')
+    await expect(readAll(path, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
+  })
+
   it('stops reading with the abort reason', async () => {
     const path = file()
     const rec = await SessionRecorder.create(path)

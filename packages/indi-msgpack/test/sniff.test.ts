@@ -75,4 +75,28 @@ describe('sniffProtocol', () => {
     await expect(sniffProtocol(b, { signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
     b.destroy()
   })
+
+  it('leaves no abort listener behind after 10 000 calls', async () => {
+    const controller = new AbortController()
+    let listeners = 0
+    const add = controller.signal.addEventListener.bind(controller.signal)
+    const remove = controller.signal.removeEventListener.bind(controller.signal)
+    controller.signal.addEventListener = ((...args: Parameters<typeof add>) => {
+      listeners++
+      add(...args)
+    }) as typeof add
+    controller.signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
+      listeners--
+      remove(...args)
+    }) as typeof remove
+    const chunk = Uint8Array.of(0x3c)
+    for (let i = 0; i < 10_000; i++) {
+      const [a, b] = connectionPair()
+      a.send(chunk)
+      const { protocol } = await sniffProtocol(b, { signal: controller.signal })
+      expect(protocol).toBe('xml')
+      a.destroy()
+    }
+    expect(listeners).toBe(0)
+  })
 })
