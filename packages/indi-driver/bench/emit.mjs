@@ -30,10 +30,10 @@ function runOnce(stdout) {
           seen++
           at = s.indexOf(needle, at + needle.length)
         }
-        tail = s.slice(-needle.length)
+        tail = s.slice(-(needle.length - 1))
       })
     }
-    child.on('exit', (code) => {
+    child.on('close', (code) => {
       const wall = Number(process.hrtime.bigint() - t0) / 1e9
       const line = err.split('\n').find((l) => l.startsWith('{'))
       if (code !== 0 || line === undefined) return reject(new Error(`driver failed (${code}): ${err}`))

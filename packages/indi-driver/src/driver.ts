@@ -210,6 +210,11 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
       },
       now: () => this.#now(),
       stamp: () => this.#stamp(),
+      get full() {
+        return self.#writer.full
+      },
+      pushText: (t, meta) => this.#writer.pushText(t, meta),
+      queueText: (t, meta, s) => this.#queueText(t, meta, s),
       tryQueue: (m) => this.#tryQueue(m, undefined),
       queue: (m, s) => this.#queue(m, undefined, s),
       queueBlob: (m, s) => this.#queueBlob(m, s),
@@ -330,6 +335,18 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
     })
   }
 
+  #queueText(text: string, meta: OutMeta, signal?: AbortSignal): Promise<boolean> {
+    if (this.#state !== 'running' && this.#state !== 'stopping') return RESOLVED_FALSE
+    if (!this.#writer.full) {
+      this.#writer.pushText(text, meta)
+      return RESOLVED_TRUE
+    }
+    return this.#writer.room(signal).then(() => {
+      this.#writer.pushText(text, meta)
+      return true
+    })
+  }
+
   async #queueBlob(m: SetBlobVector, signal?: AbortSignal): Promise<boolean> {
     if (this.#state !== 'running') return false
     const ping = this.#blobPing && m.members.length > 0 && this.#peers.some((p) => p.kind === 'server')
@@ -367,7 +384,7 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
   #stampText = ''
   /** INDI timestamps have whole seconds (libindi's form), so one formatting per second is enough. */
   #stamp(): string {
-    const ms = this.#now().getTime()
+    const ms = this.#opts.now !== undefined ? this.#now().getTime() : Date.now()
     const sec = Math.floor(ms / 1000)
     if (sec !== this.#stampSecond) {
       this.#stampSecond = sec
@@ -401,8 +418,10 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
     }
     const kind = options.peer ?? 'server'
     if (this.#opts.blobPing === undefined) this.#blobPing = kind === 'server'
-    this.#start(options.signal)
+    // The peer first: hardware() starts synchronously and may fill a flush before its first await.
+    this.#state = 'running'
     const peer = this.#addPeer(conn, kind)
+    this.#start(options.signal)
     await this.#readLoop(peer)
     await this.#stop('end of input')
   }

@@ -1,4 +1,5 @@
 import type { DelProperty, IndiMessage, Message, SetBlobVector } from '@indi-ts/indi-xml'
+import type { OutMeta } from './peer.js'
 
 /** How incoming numbers outside [min, max] are treated (a range with min == max is ignored). */
 export type RangePolicy = 'accept' | 'clamp' | 'reject'
@@ -13,6 +14,12 @@ export interface SendHost {
   now(): Date
   /** formatTimestamp(now()), cached per second (the hot path of every send). */
   stamp(): string
+  /** True while the bounded writer queue is over its mark (senders should wait). */
+  readonly full: boolean
+  /** Queue already-built text regardless of the bound (after checking `full`). */
+  pushText(text: string, meta: OutMeta): void
+  /** Queue already-built text, waiting for room. */
+  queueText(text: string, meta: OutMeta, signal?: AbortSignal): Promise<boolean>
   /** Queue one message; false when not queued because the bounded writer queue is full. */
   tryQueue(message: IndiMessage): boolean
   /** Queue one message, waiting for room in the bounded writer queue. */
