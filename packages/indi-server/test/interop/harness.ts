@@ -311,9 +311,14 @@ export interface ToolResult {
 }
 
 /** Runs a program to completion (killed by PID after `timeoutMs`) and captures its output. */
-export function runTool(command: string, args: string[], timeoutMs = 30_000): Promise<ToolResult> {
+export function runTool(
+  command: string,
+  args: string[],
+  timeoutMs = 30_000,
+  cwd = repoRoot,
+): Promise<ToolResult> {
   return new Promise((res, rej) => {
-    const child = spawn(command, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (t: string) => {

@@ -22,7 +22,7 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18030)
+const nextPort = portBlock(18008, 4)
 
 describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: snooping between C++ drivers', (kind) => {
   let server: RunningServer
