@@ -173,7 +173,7 @@ describe('SessionRecorder and readRecording', () => {
     const rec = await SessionRecorder.create(path, { flushIntervalMs: 5 })
     const before = (await stat(path)).size
     rec.record('in', 'd', ping('x'))
-    await vi.waitFor(async () => expect((await stat(path)).size).toBeGreaterThan(before))
+    await vi.waitFor(async () => expect((await stat(path)).size).toBeGreaterThan(before), { timeout: 10_000 })
     await rec.close()
   })
 
