@@ -1,0 +1,114 @@
+/**
+ * A camera-like @indi-ts/indi-driver executable (`fixtures/ts-camera-driver.mjs`) next to the C++
+ * telescope simulator (indi-protocol.md §6 B4–B5): it snoops the telescope through the server, and
+ * its BLOBs (inline base64 followed by a pingRequest) reach clients byte for byte, frame after frame.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import {
+  blobBytes,
+  connectDevices,
+  fixturesDir,
+  hasIndi,
+  is,
+  newSwitch,
+  portBlock,
+  type RawClient,
+  type RunningServer,
+  runTool,
+  SCOPE,
+  serverKinds,
+  startServer,
+  stopAllServers,
+  syncTelescope,
+  waitForDevices,
+} from './harness.js'
+
+const nextPort = portBlock(18080, 10)
+const CAMERA = 'TS Camera'
+const FRAME_BYTES = 200_000
+const expected = Buffer.alloc(FRAME_BYTES)
+for (let i = 0; i < FRAME_BYTES; i++) expected[i] = (i * 31 + 7) & 255
+
+describe.skipIf(!hasIndi).each(serverKinds)(
+  'interop on %s: a TS camera driver beside the C++ telescope',
+  (kind) => {
+    let server: RunningServer
+    let client: RawClient
+
+    /** Asks for a frame and returns the decoded bytes of the setBLOBVector that answers it. */
+    async function snap(): Promise<{ bytes: Buffer; attrs: Record<string, string> }> {
+      const from = client.mark()
+      client.send(newSwitch(CAMERA, 'SNAP', ['TAKE']))
+      const vector = await client.waitFor(is('setBLOBVector', CAMERA, 'IMAGE'), 10_000, from)
+      const one = vector.children.find((c) => c.attrs.name === 'FRAME')!
+      return { bytes: blobBytes(one), attrs: one.attrs }
+    }
+
+    beforeEach(async () => {
+      server = await startServer({
+        kind,
+        port: nextPort(),
+        drivers: ['indi_simulator_telescope', resolve(fixturesDir, 'ts-camera-driver.mjs')],
+        env: { FRAME_BYTES: String(FRAME_BYTES) },
+      })
+      client = await waitForDevices(server.port, [SCOPE])
+      await client.waitFor(is('defSwitchVector', CAMERA, 'SNAP'), 15_000)
+      client.send(`<enableBLOB device="${CAMERA}">Also</enableBLOB>`)
+    })
+    afterEach(async () => {
+      client?.close()
+      await server?.stop()
+    })
+    afterAll(stopAllServers)
+
+    it("snoops the telescope's coordinates through the server", async () => {
+      await connectDevices(client, [SCOPE])
+      const from = client.mark()
+      await syncTelescope(client, 5, 20)
+      await client.waitFor(
+        (e) =>
+          is('setNumberVector', CAMERA, 'SNOOPED_RA')(e) &&
+          e.children.some((c) => Math.abs(Number(c.text) - 5) < 0.01),
+        10_000,
+        from,
+      )
+    })
+
+    it('delivers three frames in a row, byte for byte', async () => {
+      for (let i = 0; i < 3; i++) {
+        const { bytes, attrs } = await snap()
+        expect(attrs.size).toBe(String(FRAME_BYTES))
+        expect(attrs.format).toBe('.bin')
+        expect(bytes.equals(expected)).toBe(true)
+      }
+    })
+
+    it('indi_getprop downloads a frame into an identical file', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'indi-interop-getprop-'))
+      try {
+        const tool = runTool(
+          'indi_getprop',
+          ['-h', '127.0.0.1', '-p', String(server.port), '-t', '20', `${CAMERA}.IMAGE.FRAME`],
+          30_000,
+          dir,
+        )
+        let done = false
+        void tool.finally(() => {
+          done = true
+        })
+        // indi_getprop enables BLOBs itself once connected; snap until it has caught a frame.
+        while (!done && readdirSync(dir).length === 0) await snap()
+        expect((await tool).code).toBe(0)
+        expect(readdirSync(dir)).toEqual([`${CAMERA}.IMAGE.FRAME.bin`])
+        const file = readFileSync(join(dir, `${CAMERA}.IMAGE.FRAME.bin`))
+        expect(file.length).toBe(FRAME_BYTES)
+        expect(file.equals(expected)).toBe(true)
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    })
+  },
+)
