@@ -8,7 +8,7 @@ import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { emitRate } from './lib/emit.mjs'
-import { killAllStarted, withTimeout } from './lib/proc.mjs'
+import { killAllStarted, sleep, withTimeout } from './lib/proc.mjs'
 import { buildTable, consoleTable, markdownTable, svgChart } from './lib/report.mjs'
 import { indiserver, ours, relay } from './lib/servers.mjs'
 import { blobs, fanout, idle, latency, slowClient } from './lib/workloads.mjs'
@@ -185,6 +185,11 @@ async function main() {
         const prev = results[id][kind.id]
         // Our server not built: record it once instead of trying every run.
         if (prev.length > 0 && /not built/.test(prev[0].error ?? '')) continue
+        // Start each run from a quiet machine: collect the bench's own garbage now (npm run bench passes
+        // --expose-gc) rather than in the middle of a measurement, where a pause of the receiver can tip
+        // indiserver into its backlog collapse.
+        globalThis.gc?.()
+        await sleep(300)
         const t = Date.now()
         const r = wl.emit ? await runEmit(kind.id, built) : await runServerWorkload(kind, wl, built.flood)
         prev.push(r)
@@ -197,7 +202,8 @@ async function main() {
   meta.elapsedS = Math.round((Date.now() - t0) / 1000)
   const refId = 'indiserver'
   const oursId = servers.find((k) => k.id === 'ours') ? 'ours' : servers.find((k) => k.id !== refId)?.id
-  const table = buildTable(results, refId, oursId)
+  const extraIds = servers.map((k) => k.id).filter((id) => id !== refId && id !== oursId)
+  const table = buildTable(results, refId, oursId, extraIds)
   const settings = {
     workloads: Object.fromEntries(Object.entries(WORKLOADS).map(([k, v]) => [k, v.title])),
     emitCount: EMIT_COUNT,

@@ -8,6 +8,7 @@ const GT = 0x3e
 const SEQ = Buffer.from('SEQ')
 const ONE_BLOB = Buffer.from('<oneBLOB')
 const DEFS_DONE = 'DEFS_DONE'
+const PING_TIMEOUT = Buffer.from('PING_TIMEOUT')
 
 const now = () => Number(process.hrtime.bigint()) / 1e6 // ms, sub-µs resolution
 
@@ -156,6 +157,7 @@ export class BlobReceiver {
     this.current = undefined
     this.bytes = 0
     this.tLastBlob = 0
+    this.pingTimeout = false // the driver gave up waiting for a pingReply (drivers/flood.c)
   }
 
   push(buf) {
@@ -178,6 +180,8 @@ export class BlobReceiver {
         continue
       }
       const ob = buf.indexOf(ONE_BLOB, pos)
+      const pt = buf.indexOf(PING_TIMEOUT, pos)
+      if (pt >= 0 && (ob < 0 || pt < ob)) this.pingTimeout = true
       if (ob < 0) return this.seq.scan(buf, pos)
       this.seq.scan(buf, pos, ob)
       const gt = buf.indexOf(GT, ob)

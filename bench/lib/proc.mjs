@@ -65,22 +65,26 @@ function alive(pid) {
 export async function stopProcess(handle, graceMs = 1000) {
   const kids = childrenOf(handle.pid)
   const grandkids = kids.flatMap(childrenOf)
-  for (const pid of [handle.pid, ...kids, ...grandkids]) {
-    try {
-      process.kill(pid, 'SIGTERM')
-    } catch {
-      // already gone
+  const all = [handle.pid, ...kids, ...grandkids]
+  const signal = (pids, sig) => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, sig)
+      } catch {
+        // already gone
+      }
     }
   }
+  // The server first, so it does not see its drivers die (and restart them) while stopping; drivers
+  // normally exit on EOF, stragglers get SIGTERM and then SIGKILL, all by PID.
+  signal([handle.pid], 'SIGTERM')
   const deadline = Date.now() + graceMs
-  while (Date.now() < deadline && [handle.pid, ...kids, ...grandkids].some(alive)) await sleep(20)
-  for (const pid of [handle.pid, ...kids, ...grandkids]) {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {
-      // already gone
-    }
-  }
+  while (Date.now() < deadline && alive(handle.pid)) await sleep(20)
+  await sleep(50)
+  signal([...kids, ...grandkids].filter(alive), 'SIGTERM')
+  const deadline2 = Date.now() + 500
+  while (Date.now() < deadline2 && all.some(alive)) await sleep(20)
+  signal(all.filter(alive), 'SIGKILL')
   await Promise.race([handle.exited, sleep(2000)])
 }
 

@@ -159,13 +159,27 @@ export const ROWS = [
 ]
 
 /** Builds the table rows from { workload: { server: runs[] } }. `ref` is indiserver, `ours` is indi-ts. */
-export function buildTable(results, refId, oursId) {
+export function buildTable(results, refId, oursId, extraIds = []) {
+  const seen = new Set()
   return ROWS.filter((row) => results[row.workload]).map((row) => {
+    row = { ...row, first: !seen.has(row.workload) }
+    seen.add(row.workload)
     const w = results[row.workload]
     const pick = (id) => (w[id] ? medianRun(w[id], row.pickBy ?? row.key) : undefined)
     const ref = pick(refId)
     const ours = pick(oursId)
-    const cell = (r) => (r === undefined ? 'n/a' : r.error ? `n/a (${r.error})` : row.fmt(r[row.key], r))
+    // Say plainly when some runs failed or hit their bound, even if the median run did not.
+    const bad = (id) => {
+      const rs = w[id] ?? []
+      const n = rs.filter((r) => r.error || r.complete === false || r.normalComplete === false).length
+      return n > 0 && rs.length > 1 ? ` [${n}/${rs.length} runs incomplete]` : ''
+    }
+    const cell = (r, id) =>
+      r === undefined
+        ? 'n/a'
+        : r.error
+          ? `n/a (${r.error})`
+          : `${row.fmt(r[row.key], r)}${row.first ? bad(id) : ''}`
     const okRef = ref && !ref.error
     const okOurs = ours && !ours.error
     let ratio = ''
@@ -191,8 +205,9 @@ export function buildTable(results, refId, oursId) {
     }
     return {
       row: row.label,
-      indilib: cell(ref),
-      indits: cell(ours),
+      indilib: cell(ref, refId),
+      indits: cell(ours, oursId),
+      extra: Object.fromEntries(extraIds.map((id) => [id, cell(pick(id), id)])),
       ratio,
       goal: row.goalText,
       status,
@@ -203,23 +218,36 @@ export function buildTable(results, refId, oursId) {
   })
 }
 
-const HEAD = ['workload / figure', 'indilib', 'indi-ts', 'ratio', 'goal', 'status']
+/** Header and cells; extra columns (the raw relay) go after the ratio, which stays indi-ts / indilib. */
+function grid(table) {
+  const extra = Object.keys(table[0]?.extra ?? {})
+  const head = ['workload / figure', 'indilib', 'indi-ts', 'ratio', ...extra, 'goal', 'status']
+  const rows = table.map((r) => [
+    r.row,
+    r.indilib,
+    r.indits,
+    r.ratio,
+    ...extra.map((id) => r.extra[id]),
+    r.goal,
+    r.status,
+  ])
+  return { head, rows }
+}
 
 export function consoleTable(table) {
-  const rows = table.map((r) => [r.row, r.indilib, r.indits, r.ratio, r.goal, r.status])
-  const widths = HEAD.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)))
+  const { head, rows } = grid(table)
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)))
   const line = (cells) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ')
-  return [line(HEAD), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
 }
 
 export function markdownTable(table) {
   const esc = (s) => String(s).replaceAll('|', '\\|')
+  const { head, rows } = grid(table)
   return [
-    `| ${HEAD.join(' | ')} |`,
-    `|${HEAD.map(() => '---').join('|')}|`,
-    ...table.map(
-      (r) => `| ${[r.row, r.indilib, r.indits, r.ratio, r.goal, r.status].map(esc).join(' | ')} |`,
-    ),
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
   ].join('\n')
 }
 

@@ -120,6 +120,7 @@ export async function blobs(server, { count, size, ping: usePing = 1, boundMs })
       expected: count,
       complete,
       corrupt,
+      pingTimeout: receiver.pingTimeout,
       decodedBytes,
       wireBase64Bytes: receiver.bytes,
       elapsedS,
@@ -177,9 +178,10 @@ export async function idle(server, { idle: n, boundMs }) {
     await sleep(300)
     const before = await settledRssKiB(server.pid)
     let answered = 0
-    for (let i = 0; i < n && !bound.signal.aborted; i += 50) {
+    // Batches of 10: indiserver's small listen backlog turns bigger bursts into 1–3 s SYN retries.
+    for (let i = 0; i < n && !bound.signal.aborted; i += 10) {
       const batch = await Promise.all(
-        Array.from({ length: Math.min(50, n - i) }, async (_, j) => {
+        Array.from({ length: Math.min(10, n - i) }, async (_, j) => {
           const s = await connect(server.port)
           s.on('error', () => {})
           socks.push(s)
@@ -250,6 +252,7 @@ export async function slowClient(server, { count, size, nums, boundMs, lingerMs 
       expectedBlobs: count,
       expectedUpdates: count * nums,
       corrupt,
+      pingTimeout: receiver.pingTimeout,
       normalS,
       peakRssMiB: sampler.peakRss / 1024,
       hwmMiB: sampler.hwm / 1024,
