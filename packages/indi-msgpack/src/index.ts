@@ -45,3 +45,9 @@ export {
   serveReplay,
 } from './replay.js'
 export { type SniffResult, sniffProtocol } from './sniff.js'
+export {
+  type MessageStream,
+  openMessageStream,
+  XmlMessageStream,
+  type XmlStreamOptions,
+} from './stream.js'

@@ -2,6 +2,34 @@ import type { IndiMessage } from '@indi-ts/indi-xml'
 import { IndiError } from '@indi-ts/indi-xml'
 import type { AbortOptions, Connection } from '@indi-ts/transport'
 import { BinaryDecoder, encodeFrame, type FrameLimits, LINK_PREAMBLE } from './framing.js'
+import type { MessageStream } from './stream.js'
+
+/**
+ * Waits for `connection.drained()` at most `ms`.
+ * @throws IndiError `ERR_INDI_SLOW_PEER` after the deadline; `signal.reason` when aborted.
+ */
+export async function drainedWithin(connection: Connection, ms: number, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted()
+  // One controller and a cleared timer rather than AbortSignal.timeout/any: a busy sender
+  // calls this thousands of times and must not leave timers or listeners behind.
+  const controller = new AbortController()
+  const onAbort = (): void => controller.abort(signal?.reason)
+  signal?.addEventListener('abort', onAbort, { once: true })
+  const timer = setTimeout(() => {
+    controller.abort(
+      new IndiError('ERR_INDI_SLOW_PEER', `${connection.label}: peer did not drain within ${ms} ms`),
+    )
+  }, ms)
+  try {
+    await connection.drained({ signal: controller.signal })
+  } catch (error) {
+    if (controller.signal.aborted) throw controller.signal.reason
+    throw error
+  } finally {
+    clearTimeout(timer)
+    signal?.removeEventListener('abort', onAbort)
+  }
+}
 
 /** Options of `binaryReader`. */
 export interface BinaryReaderOptions extends FrameLimits, AbortOptions {}
@@ -107,31 +135,8 @@ export class BinaryWriter {
    * Resolves when sending may continue, at most `drainTimeoutMs` later.
    * @throws IndiError `ERR_INDI_SLOW_PEER` after the deadline; `signal.reason` when aborted.
    */
-  async drained(options: AbortOptions = {}): Promise<void> {
-    const { signal } = options
-    signal?.throwIfAborted()
-    // One controller and a cleared timer rather than AbortSignal.timeout/any: a busy sender
-    // calls this thousands of times and must not leave timers or listeners behind.
-    const controller = new AbortController()
-    const onAbort = (): void => controller.abort(signal?.reason)
-    signal?.addEventListener('abort', onAbort, { once: true })
-    const timer = setTimeout(() => {
-      controller.abort(
-        new IndiError(
-          'ERR_INDI_SLOW_PEER',
-          `${this.connection.label}: binary link did not drain within ${this.drainTimeoutMs} ms`,
-        ),
-      )
-    }, this.drainTimeoutMs)
-    try {
-      await this.connection.drained({ signal: controller.signal })
-    } catch (error) {
-      if (controller.signal.aborted) throw controller.signal.reason
-      throw error
-    } finally {
-      clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
-    }
+  drained(options: AbortOptions = {}): Promise<void> {
+    return drainedWithin(this.connection, this.drainTimeoutMs, options.signal)
   }
 
   /** Flushes and closes the connection. */
@@ -152,7 +157,7 @@ export interface BinaryStreamOptions extends FrameLimits, BinaryWriterOptions {}
  * Both directions of a binary link over one `Connection`: iterate it for incoming messages
  * (once), `send`/`write` outgoing ones. The preamble is sent at construction.
  */
-export class BinaryMessageStream implements AsyncIterable<IndiMessage> {
+export class BinaryMessageStream implements MessageStream {
   private readonly writer: BinaryWriter
   private iterating = false
 
