@@ -356,7 +356,8 @@ export function encodeWith(prefix: number, walk: (sink: MsgSink) => void, payloa
   return buf
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
+// ignoreBOM: keep a leading U+FEFF as text (by default TextDecoder strips it, found by fast-check).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** Schema-driven reader: each call expects one msgpack type and throws `BinaryFormatError` otherwise. */
 export class MsgReader {

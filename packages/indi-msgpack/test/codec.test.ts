@@ -14,6 +14,11 @@ describe('encodeMessage / decodeMessage', () => {
     )
   })
 
+  it('keeps a leading byte-order mark in text', () => {
+    const m: IndiMessage = { tag: 'message', device: 'd', message: '\uFEFFhello' }
+    expect(decodeMessage(encodeMessage(m))).toEqual(m)
+  })
+
   it('covers all 20 INDI tags with stable codes', () => {
     expect(TAG_CODES).toHaveLength(20)
     expect(TAG_CODES[0]).toBe('getProperties')
