@@ -114,6 +114,11 @@ export class SeqCounter {
   get complete() {
     return this.received >= this.expected && this.next === this.expected
   }
+
+  /** The last update arrived: a server that conflates updates for a lagging client ends here too. */
+  get sawLast() {
+    return this.next >= this.expected
+  }
 }
 
 /**
@@ -133,9 +138,9 @@ export function receiveFlood(sock, rest, expected, signal) {
     const onData = (chunk) => {
       const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk
       carry = counter.scan(buf)
-      if (counter.received >= expected) finish()
+      if (counter.sawLast) finish()
     }
-    if (counter.received >= expected) return finish()
+    if (counter.sawLast) return finish()
     sock.on('data', onData)
     sock.once('close', finish)
     signal.addEventListener('abort', finish, { once: true })

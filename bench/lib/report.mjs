@@ -39,7 +39,9 @@ export const ROWS = [
     label: 'fanout-1 unpaced: delivered within bound',
     key: 'delivered',
     fmt: (n, r) =>
-      r ? `${fmtInt(n)} / ${fmtInt(r.expected)}${r.timedOut ? ` in ${r.elapsedS} s` : ''}` : 'n/a',
+      r
+        ? `${fmtInt(n)} / ${fmtInt(r.expected)}${r.timedOut ? ` in ${r.elapsedS} s` : ''}${r.missing ? ` (${fmtInt(r.missing)} skipped)` : ''}`
+        : 'n/a',
     goalText: 'all, in order',
     goal: (o) => o.complete && o.missing === 0 && o.outOfOrder === 0,
   },

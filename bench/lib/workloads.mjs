@@ -78,13 +78,15 @@ export async function fanout(server, { clients, count, rate = 0, boundMs }) {
     sampler.stop()
     const delivered = counters.reduce((a, c) => a + c.received, 0)
     const complete = counters.every((c) => c.complete)
+    const sawLast = counters.every((c) => c.sawLast)
     const tEnd = Math.max(...counters.map((c) => c.tLast))
-    const elapsedS = (complete ? tEnd - t0 : boundMs) / 1000
+    const elapsedS = (sawLast ? tEnd - t0 : boundMs) / 1000
     return {
       delivered,
       expected: clients * count,
       perClientMin: Math.min(...counters.map((c) => c.received)),
       complete,
+      sawLast,
       timedOut,
       missing: counters.reduce((a, c) => a + c.missing, 0),
       outOfOrder: counters.reduce((a, c) => a + c.outOfOrder, 0),
