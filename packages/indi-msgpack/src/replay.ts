@@ -115,8 +115,7 @@ class BlobPolicies {
  * Meanwhile it reads the client: `pingRequest` is answered with `pingReply`, `enableBLOB` sets
  * the client's BLOB policy (default Never, as indiserver), and every message is reported to
  * `onClientMessage`. The timeline starts at the client's first `getProperties` (see `startOn`).
- * Resolves when the recording ends (or, with `loop`, when the client leaves
- * or `signal` aborts).
+ * Resolves when the recording ends (or, with `loop`, when the client leaves or `signal` aborts).
  * @throws IndiError `ERR_INDI_RECORDING` for a bad recording; `ERR_INDI_SLOW_PEER` when the
  * client stops reading for `drainTimeoutMs`.
  */
@@ -177,13 +176,13 @@ export async function replayTo(
     let replayed: number
     do {
       replayed = 0
-      const start = performance.now()
+      const t0 = performance.now()
       let first: number | undefined
       for await (const rec of readRecording(path, { signal })) {
         if (!isReplayed(rec, options.peer)) continue
         first ??= rec.t
         if (!options.fast) {
-          const due = start + (rec.t - first) / speed
+          const due = t0 + (rec.t - first) / speed
           const wait = due - performance.now()
           if (wait > 0) await sleep(wait, undefined, { signal })
         }

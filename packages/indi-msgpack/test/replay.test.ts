@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildMessageBytes, type IndiMessage, IndiParser } from '@indi-ts/indi-xml'
+import { connectionPair } from '@indi-ts/transport'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { isReplayed, type ReplayServer, SessionRecorder, serveReplay } from '../src/index.js'
+import { isReplayed, type ReplayServer, replayTo, SessionRecorder, serveReplay } from '../src/index.js'
 
 // Ports 18100–18149 belong to this package's tests.
 // Messages are compared with toEqual: the XML parser may leave absent attributes as keys set to
@@ -166,6 +167,43 @@ describe('isReplayed', () => {
       }),
     ).toBe(true)
     expect(isReplayed({ t: 0, dir: 'in', peer: 'd', raw: raw('<newTextVector device="x"/>') })).toBe(false)
+  })
+})
+
+describe('replayTo', () => {
+  it('drops a client that stops reading with ERR_INDI_SLOW_PEER', async () => {
+    const path = join(dir, 'slow.indirec')
+    await recordSession(path)
+    const [server, client] = connectionPair({ highWaterMark: 16 })
+    await expect(
+      replayTo(path, server, { fast: true, startOn: 'connect', drainTimeoutMs: 20 }),
+    ).rejects.toMatchObject({
+      code: 'ERR_INDI_SLOW_PEER',
+    })
+    client.destroy()
+  })
+
+  it('stops with the abort reason', async () => {
+    const path = join(dir, 'abort.indirec')
+    await recordSession(path, 60_000)
+    const [server, client] = connectionPair()
+    const controller = new AbortController()
+    const reason = new Error('stop')
+    const replay = replayTo(path, server, { startOn: 'connect', signal: controller.signal })
+    const first = client[Symbol.asyncIterator]().next()
+    await first // the first record went out; the next is a minute away
+    controller.abort(reason)
+    await expect(replay).rejects.toBe(reason)
+    client.destroy()
+  })
+
+  it('rejects at once when the signal is already aborted', async () => {
+    const [server, client] = connectionPair()
+    const reason = new Error('already')
+    await expect(
+      replayTo(join(dir, 'none.indirec'), server, { signal: AbortSignal.abort(reason) }),
+    ).rejects.toBe(reason)
+    client.destroy()
   })
 })
 
