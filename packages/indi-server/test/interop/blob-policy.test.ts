@@ -24,7 +24,7 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18060, 10)
+const nextPort = portBlock(18044, 8)
 
 describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: BLOB policies', (kind) => {
   let server: RunningServer

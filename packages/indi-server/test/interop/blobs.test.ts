@@ -20,7 +20,7 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18012, 6)
+const nextPort = portBlock(18006, 4)
 
 describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: CCD BLOBs to a raw TCP client', (kind) => {
   let server: RunningServer

@@ -29,7 +29,7 @@ import {
 } from './harness.js'
 
 // 4 server pairs × 2 tests × 2 servers
-const nextPort = portBlock(18042, 18)
+const nextPort = portBlock(18028, 16)
 
 const pairs: [top: ServerKind, bottom: ServerKind][] = (
   [

@@ -21,7 +21,7 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18070, 10)
+const nextPort = portBlock(18052, 10)
 const DRIVERS = ['indi_simulator_telescope', 'indi_simulator_ccd']
 
 describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: what clients receive', (kind) => {

@@ -170,6 +170,11 @@ export interface ServerOptions {
   /** Extra options placed before the drivers (e.g. ['-r', '0']). */
   args?: string[]
   env?: NodeJS.ProcessEnv
+  /**
+   * Runs this instead of a server CLI (e.g. a script using IndiServer as a library), given the
+   * port as its last argument. `drivers` and `args` are ignored then.
+   */
+  script?: string
 }
 
 export interface RunningServer {
@@ -188,6 +193,7 @@ export interface RunningServer {
 
 /** Command line for a server of `kind`; ours gets `--host 127.0.0.1`, indiserver its own `-u`. */
 export function serverCommand(o: ServerOptions): { command: string; args: string[] } {
+  if (o.script !== undefined) return { command: process.execPath, args: [o.script, String(o.port)] }
   const common = ['-v', '-p', String(o.port), ...(o.args ?? [])]
   if (o.kind === 'indiserver') {
     return {

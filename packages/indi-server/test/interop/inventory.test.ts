@@ -18,7 +18,7 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18000, 4)
+const nextPort = portBlock(18000, 2)
 const DEVICES = ['Telescope Simulator', 'CCD Simulator']
 const DRIVERS = ['indi_simulator_telescope', 'indi_simulator_ccd']
 

@@ -26,7 +26,7 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18090, 10)
+const nextPort = portBlock(18068, 8)
 const FOCUSER = 'My Focuser'
 
 const clients: RawClient[] = []

@@ -21,7 +21,7 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18024, 8)
+const nextPort = portBlock(18014, 6)
 
 describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: routing duties', (kind) => {
   let server: RunningServer

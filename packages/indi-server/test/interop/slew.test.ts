@@ -20,7 +20,7 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18004, 4)
+const nextPort = portBlock(18002, 2)
 
 describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: connect and slew with indilib tools', (kind) => {
   let server: RunningServer

@@ -22,7 +22,7 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18086, 4)
+const nextPort = portBlock(18076, 2)
 const FRAMES = 6
 
 describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: a client that stops reading', (kind) => {

@@ -22,7 +22,7 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18008, 4)
+const nextPort = portBlock(18004, 2)
 
 describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: snooping between C++ drivers', (kind) => {
   let server: RunningServer

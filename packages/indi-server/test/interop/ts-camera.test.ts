@@ -26,7 +26,7 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18080, 6)
+const nextPort = portBlock(18062, 6)
 const CAMERA = 'TS Camera'
 const FRAME_BYTES = 200_000
 const expected = Buffer.alloc(FRAME_BYTES)

@@ -23,7 +23,7 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18032, 10)
+const nextPort = portBlock(18020, 8)
 const DEVICE = 'TS Fixture'
 const driverPath = resolve(fixturesDir, 'ts-fixture-driver.mjs')
 

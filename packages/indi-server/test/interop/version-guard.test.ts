@@ -22,7 +22,7 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18018, 6)
+const nextPort = portBlock(18010, 4)
 const DRIVERS = ['indi_simulator_telescope', 'indi_simulator_ccd']
 
 interface Setup {
