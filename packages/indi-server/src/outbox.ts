@@ -27,6 +27,11 @@ export interface OutboxLimits {
   readonly highWater: number
   /** Below this, a congested outbox stops holding producers back. */
   readonly lowWater: number
+  /**
+   * A backlog over this many bytes (while the connection pushes back) starts conflation. A fast
+   * peer whose socket momentarily pushes back stays below it and gets every message.
+   */
+  readonly conflateAt: number
 }
 
 /** The server side of an outbox. */
@@ -75,6 +80,8 @@ export class Outbox implements PeerCounters {
   private readonly latest = new Map<string, number>()
   private pending = 0
   private waiting = false
+  private conflating = false
+  private lastSource: ArrayBufferLike | undefined
 
   constructor(
     readonly connection: Connection,
@@ -100,16 +107,25 @@ export class Outbox implements PeerCounters {
   }
 
   /**
-   * Appends one message; never waits and never copies on the fast path. While the peer is
-   * backlogged (its connection pushed back), a set*Vector replaces the queued one for the same
-   * property: conflation, O(1) per message.
+   * Appends one message; never waits and never copies on the fast path. Once the peer is
+   * backlogged past `conflateAt` (its connection pushing back), a set*Vector replaces the queued
+   * one for the same property: conflation, O(1) per message, until the backlog is gone.
    */
   push(item: OutItem): void {
     if (this.closed) return
     if (this.waiting) {
-      item = retain(item)
+      const src = item.bytes.buffer
+      // A small view of a big read chunk would pin the chunk while it waits. Copy it when deeply
+      // backlogged, or when it is the only frame queued from its chunk (a filtering client);
+      // runs of frames from one chunk share it (measured: copying every frame cost ~10 % of a flood).
+      if (this.conflating || src !== this.lastSource) item = retain(item)
+      this.lastSource = src
+      if (!this.conflating && this.pending > this.limits.conflateAt) {
+        this.conflating = true
+        this.compact()
+      }
       // 115 = 's': every set*Vector, and no other known INDI tag, starts with it.
-      if (item.tag.charCodeAt(0) === 115) {
+      if (this.conflating && item.tag.charCodeAt(0) === 115) {
         const key = keyOf(item)
         const prev = this.latest.get(key)
         if (prev !== undefined) this.removeAt(prev - this.base)
@@ -159,7 +175,7 @@ export class Outbox implements PeerCounters {
     this.head = 0
     this.holes = 0
     this.latest.clear()
-    if (this.waiting) {
+    if (this.conflating) {
       for (let i = 0; i < kept.length; i++) {
         const it = kept[i]!
         if (it.tag.charCodeAt(0) === 115) this.latest.set(keyOf(it), this.base + i)
@@ -218,6 +234,7 @@ export class Outbox implements PeerCounters {
       this.head = 0
       this.holes = 0
       this.latest.clear()
+      this.conflating = false
     } else if (this.head > 1024 && this.head * 2 > q.length) {
       this.base += this.head
       this.q = q.slice(this.head)

@@ -3,7 +3,7 @@ import { connectionPair } from '@indi-ts/transport'
 import { describe, expect, it } from 'vitest'
 import { Outbox, type OutboxHost, type OutItem } from '../src/outbox.js'
 
-const limits = { highWater: 1000, lowWater: 500 }
+const limits = { highWater: 1000, lowWater: 500, conflateAt: 0 }
 
 function item(tag: string, device: string, name: string, body = ''): OutItem {
   const bytes = Buffer.from(`<${tag} device="${device}" name="${name}">${body}</${tag}>`)
@@ -124,6 +124,22 @@ describe('Outbox', () => {
     expect(o.queuedMessages).toBe(5)
     expect(o.compact()).toBe(4)
     expect(o.queuedMessages).toBe(1)
+  })
+
+  it('does not conflate a short backlog (a fast peer whose socket pushed back for a moment)', async () => {
+    const [a, b] = connectionPair({ highWaterMark: 10 })
+    const o = new Outbox(a, host(), { ...limits, conflateAt: 1_000_000 }, true)
+    o.push(item('setNumberVector', 'D', 'P', 'x'))
+    o.flush()
+    for (let i = 0; i < 100; i++) o.push(item('setNumberVector', 'D', 'P', String(i)))
+    expect(o.conflated).toBe(0)
+    expect(o.queuedMessages).toBe(100)
+    const got: Buffer[] = []
+    for await (const chunk of b) {
+      got.push(Buffer.from(chunk))
+      if (Buffer.concat(got).includes('>99<')) break
+    }
+    expect(o.delivered).toBe(101)
   })
 
   it('reports congestion over the high-water mark and relief under the low-water mark', async () => {
