@@ -66,7 +66,7 @@ export class IndiParser {
   constructor(limits: ParserLimits = {}) {
     const resolved = resolveLimits(limits)
     this.splitter = new Splitter(resolved, {
-      element: (b, start, end, tag, tagIndex, _spans, _n, offset) => {
+      element: (b, start, end, tag, tagIndex, offset) => {
         const blob = tag === 'setBLOBVector' || tag === 'newBLOBVector'
         const tree = parseElementBytes(b, start, end, offset, resolved, blob)
         if (tree instanceof XmlParseError) {

@@ -66,7 +66,7 @@ function mine(xml: string): Tree | 'reject' {
   const trees: XmlNode[] = []
   let errors = 0
   const s = new Splitter(DEFAULT_LIMITS, {
-    element(b, start, end, _tag, _i, _spans, _n, offset) {
+    element(b, start, end, _tag, _i, offset) {
       const t = parseElementBytes(b, start, end, offset, DEFAULT_LIMITS, false)
       if (t instanceof XmlParseError) errors++
       else trees.push(t)
