@@ -963,8 +963,9 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
             .catch(() => conn.destroy())
         }),
       )
-      for (const s of this.logStreams.values()) s.end()
+      const streams = [...this.logStreams.values()]
       this.logStreams.clear()
+      await Promise.all(streams.map((s) => new Promise<void>((resolve) => s.end(resolve))))
       this.releaseGates()
       await listenerClosed
     } finally {
