@@ -12,6 +12,7 @@ import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'no
 import net from 'node:net'
 import { delimiter, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { afterEach, beforeEach } from 'vitest'
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -292,6 +293,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     },
   }
   running.add(server)
+  startedThisTest.push(server)
   try {
     await waitForPort(o.port, 15_000, () => exitInfo === undefined)
   } catch (err) {
@@ -300,6 +302,18 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   }
   return server
 }
+
+/** Servers started by the current test, whose logs are printed if it fails. */
+const startedThisTest: RunningServer[] = []
+beforeEach(() => {
+  startedThisTest.length = 0
+})
+afterEach((ctx) => {
+  if (ctx.task.result?.state !== 'fail') return
+  for (const s of startedThisTest) {
+    console.log(`[interop] last log lines of ${s.kind} on port ${s.port}:\n${s.log.slice(-40).join('\n')}`)
+  }
+})
 
 /** Stops every server still running (for afterAll / afterEach). */
 export async function stopAllServers(): Promise<void> {
@@ -519,7 +533,11 @@ export class RawClient {
   /** Set when the stream could not be split (the server sent something that is not XML). */
   error: Error | undefined
 
+  /** Our end's port, as the server logs it (`new arrival from 127.0.0.1:<port>`). */
+  readonly localPort: number | undefined
+
   private constructor(readonly socket: net.Socket) {
+    this.localPort = socket.localPort
     socket.on('data', (chunk: Buffer) => {
       try {
         this.elements.push(...this.splitter.push(chunk))
@@ -591,7 +609,7 @@ export class RawClient {
           res(e)
         } else if (this.error || this.ended) {
           done()
-          rej(this.error ?? new Error('server closed the connection'))
+          rej(this.error ?? new Error(`server closed the connection (local port ${this.localPort})`))
         }
       }
       this.waiters.add(check)
