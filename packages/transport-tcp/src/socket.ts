@@ -30,10 +30,10 @@ export function tcpConnection(socket: Socket, label: string, options: TcpConnect
     readable: socket,
     writable: socket,
     highWaterMark: options.highWaterMark,
-    // destroy(err) sends RST so the peer learns the link broke (ECONNRESET) instead of reading a
+    // destroy() sends RST so the peer learns the link broke (ECONNRESET) instead of reading a
     // clean end of stream; a clean finish or close() just closes the fd.
-    release: (reason) => {
-      if (reason !== undefined && !socket.destroyed) socket.resetAndDestroy()
+    release: (how) => {
+      if (how === 'abort' && !socket.destroyed) socket.resetAndDestroy()
       else socket.destroy()
     },
   })

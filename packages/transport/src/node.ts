@@ -20,6 +20,9 @@ export const DEFAULT_STREAM_HIGH_WATER_MARK = 64 * 1024
  */
 const COALESCE_BYTES = 16 * 1024
 
+/** Why a StreamConnection releases its streams: see {@link StreamConnectionOptions.release}. */
+export type ReleaseKind = 'clean' | 'abort' | 'error'
+
 /** Options of {@link StreamConnection}. */
 export interface StreamConnectionOptions {
   /** For logs and errors, e.g. "tcp:127.0.0.1:51012". */
@@ -34,11 +37,18 @@ export interface StreamConnectionOptions {
    */
   highWaterMark?: number
   /**
-   * Releases the underlying resource when the connection is destroyed (`reason` set) or has
-   * finished cleanly (`reason` undefined). Default: destroy both streams. TCP resets the socket
-   * on error so the peer sees ECONNRESET rather than a clean end.
+   * Releases the underlying resource once the connection is over. `how` is 'clean' (both
+   * directions ended, or close()), 'abort' (destroy() was called here: make the peer see a broken
+   * link, e.g. TCP RST or killing a child) or 'error' (the link already broke). Default: destroy
+   * both streams.
    */
-  release?: (reason: Error | undefined) => void
+  release?: (how: ReleaseKind) => void
+  /**
+   * 'auto' (default): the readable's end is the connection's end of input. 'manual': the owner
+   * decides, calling `endInput()` or `terminate()` (spawnDriver waits for the exit status so a
+   * crashed driver's iteration ends with an error, not a clean end).
+   */
+  endOfInput?: 'auto' | 'manual'
 }
 
 /**
@@ -61,7 +71,7 @@ export class StreamConnection implements Connection {
   private readonly readable: Readable
   private readonly writable: Writable
   private readonly hwm: number
-  private readonly releaseFn: (reason: Error | undefined) => void
+  private readonly releaseFn: (how: ReleaseKind) => void
   private pending: Uint8Array[] = []
   private pendingBytes = 0
   private flushQueued = false
@@ -96,16 +106,16 @@ export class StreamConnection implements Connection {
         r.pause()
       }
     })
-    r.on('end', () => {
-      this.inbox.end()
-      this.checkClosed()
-    })
-    r.on('error', (e: Error) => this.fail(this.wrap(e)))
+    if (options.endOfInput !== 'manual') r.on('end', () => this.endInput())
+    // Stream errors keep what was already received: a crashed peer's last bytes are still valid.
+    r.on('error', (e: Error) => this.fail(this.wrap(e), true))
     r.on('close', () => {
-      if (!this.inbox.finished) this.fail(resetError(this.label, 'the input closed without an end'))
+      if (!r.readableEnded && !this.inbox.finished) {
+        this.fail(resetError(this.label, 'the input closed without an end'))
+      }
     })
     if (w !== (r as unknown)) {
-      w.on('error', (e: Error) => this.fail(this.wrap(e)))
+      w.on('error', (e: Error) => this.fail(this.wrap(e), true))
       w.on('close', () => {
         if (!this.writeFinished && this.writeError === undefined) {
           this.fail(resetError(this.label, 'the output closed before it was ended'))
@@ -113,11 +123,20 @@ export class StreamConnection implements Connection {
       })
     }
     w.on('finish', () => {
+      // A one-way stream (a pipe or FIFO end) only signals end of data to the reader when its fd
+      // is closed: shutdown() does nothing on a pipe. A socket half-closes with shutdown instead.
+      if (w !== (r as unknown)) w.destroy()
       this.writeFinished = true
       this.writers.wake()
       this.checkClosed()
     })
-    if (r.readableEnded) this.inbox.end()
+    if (r.readableEnded && options.endOfInput !== 'manual') this.inbox.end()
+  }
+
+  /** Clean end of input: the iteration ends after the chunks already received. */
+  endInput(): void {
+    this.inbox.end()
+    this.checkClosed()
   }
 
   /** Maps a stream error to the contract's error: IndiErrors pass, the rest is a reset. */
@@ -204,7 +223,7 @@ export class StreamConnection implements Connection {
     // We stop reading: drop what is unread. The peer sees our end after all we sent; if it keeps
     // sending, its writes fail (ERR_INDI_CONNECTION_RESET) as with any closed socket.
     this.inbox.discard()
-    this.finish(undefined)
+    this.finish(undefined, 'clean')
   }
 
   destroy(reason?: Error): void {
@@ -215,7 +234,7 @@ export class StreamConnection implements Connection {
     else this.inbox.fail(reason)
     this.writeError ??= reason ?? closedError(this.label)
     this.writers.wake()
-    this.finish(reason)
+    this.finish(reason, 'abort')
   }
 
   /**
@@ -229,22 +248,43 @@ export class StreamConnection implements Connection {
     this.pendingBytes = 0
     this.writeError ??= err
     this.writers.wake()
-    this.finish(err)
+    this.finish(err, 'error')
+  }
+
+  /**
+   * The owner learnt that the peer is gone for good (e.g. a child process exited). Without an
+   * error it is a clean end: received chunks are still delivered, then the iteration ends, and
+   * sends fail with ERR_INDI_CLOSED. With an error this is `fail(err, true)`.
+   */
+  terminate(err?: Error): void {
+    if (this.settled) return
+    if (err !== undefined) {
+      this.fail(err, true)
+      return
+    }
+    this.inbox.end()
+    this.pending = []
+    this.pendingBytes = 0
+    this.writeError ??= closedError(this.label)
+    this.writers.wake()
+    this.finish(undefined, 'clean')
   }
 
   private checkClosed(): void {
-    if (!this.settled && this.writeFinished && this.inbox.finished) this.finish(this.inbox.error)
+    if (!this.settled && this.writeFinished && this.inbox.finished) {
+      this.finish(this.inbox.error, this.inbox.error === undefined ? 'clean' : 'error')
+    }
   }
 
   /** Settles `closed` once and releases the streams (freeing the fd or pipe). */
-  protected finish(err: Error | undefined): void {
+  private finish(err: Error | undefined, how: ReleaseKind): void {
     if (!this.settled) {
       this.settled = true
       this.settleFn(err)
     }
     if (!this.released) {
       this.released = true
-      this.releaseFn(err)
+      this.releaseFn(how)
     }
   }
 
@@ -253,7 +293,7 @@ export class StreamConnection implements Connection {
   }
 }
 
-function defaultRelease(r: Readable, w: Writable): (reason: Error | undefined) => void {
+function defaultRelease(r: Readable, w: Writable): (how: ReleaseKind) => void {
   return () => {
     r.destroy()
     if (w !== (r as unknown)) w.destroy()
@@ -267,7 +307,7 @@ export interface DuplexConnectionOptions {
   /** See {@link StreamConnectionOptions.highWaterMark}. Default 65 536 bytes. */
   highWaterMark?: number
   /** See {@link StreamConnectionOptions.release}. Default: destroy the duplex. */
-  release?: (reason: Error | undefined) => void
+  release?: (how: ReleaseKind) => void
 }
 
 /** A Connection over one Duplex (a net.Socket with `allowHalfOpen: true`, a TLS socket, …). */
