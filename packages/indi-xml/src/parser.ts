@@ -2,8 +2,9 @@ import { Buffer } from 'node:buffer'
 import { utf8 } from './bytes.js'
 import { toMessage } from './convert.js'
 import { XmlParseError } from './errors.js'
+import { FastReader } from './fastparse.js'
 import type { IndiMessage } from './model.js'
-import { type ResolvedLimits, resolveLimits, Splitter } from './splitter.js'
+import { type ResolvedLimits, resolveLimits, Splitter, testing } from './splitter.js'
 import { parseTree, TreeError, type XmlNode } from './tree.js'
 
 /** Limits that protect a reader from a hostile or broken peer. */
@@ -62,12 +63,20 @@ export function parseElementBytes(
 export class IndiParser {
   private readonly splitter: Splitter
   private events: ParseEvent[] = []
+  private readonly reader = new FastReader()
 
   constructor(limits: ParserLimits = {}) {
     const resolved = resolveLimits(limits)
     this.splitter = new Splitter(resolved, {
       element: (b, start, end, tag, tagIndex, offset) => {
         const blob = tag === 'setBLOBVector' || tag === 'newBLOBVector'
+        if (tagIndex >= 0 && !blob && testing.fastPath) {
+          const m = this.reader.read(utf8(b, start, end), tagIndex, resolved.maxAttributes, resolved.maxDepth)
+          if (m !== undefined) {
+            this.events.push({ kind: 'message', message: m })
+            return false
+          }
+        }
         const tree = parseElementBytes(b, start, end, offset, resolved, blob)
         if (tree instanceof XmlParseError) {
           this.events.push({ kind: 'error', error: tree })
