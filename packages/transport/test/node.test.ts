@@ -1,0 +1,87 @@
+import { PassThrough } from 'node:stream'
+import { IndiError } from '@indi-ts/indi-xml'
+import { describe, expect, it } from 'vitest'
+import { collect } from '../src/index.js'
+import { StreamConnection } from '../src/node.js'
+
+function over(options: Partial<ConstructorParameters<typeof StreamConnection>[0]> = {}) {
+  const input = new PassThrough()
+  const output = new PassThrough()
+  const conn = new StreamConnection({ label: 'test', readable: input, writable: output, ...options })
+  return { input, output, conn }
+}
+
+describe('StreamConnection', () => {
+  it('turns a stream error into ERR_INDI_CONNECTION_RESET with the original as cause', async () => {
+    const { input, conn } = over()
+    const err = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })
+    input.destroy(err)
+    const closed = await conn.closed
+    expect(IndiError.is(closed, 'ERR_INDI_CONNECTION_RESET')).toBe(true)
+    expect((closed as Error).cause).toBe(err)
+    expect((closed as Error).message).toContain('test: ECONNRESET')
+  })
+
+  it('passes an IndiError from a stream unchanged', async () => {
+    const { output, conn } = over()
+    const err = new IndiError('ERR_INDI_SLOW_PEER', 'slow')
+    output.destroy(err)
+    expect(await conn.closed).toBe(err)
+  })
+
+  it('delivers what was received before a stream error, then throws it', async () => {
+    const { input, conn } = over()
+    input.write(Buffer.from('last words'))
+    await new Promise((r) => setImmediate(r))
+    input.destroy(new Error('gone'))
+    const got: string[] = []
+    const e = await (async () => {
+      for await (const c of conn) got.push(Buffer.from(c).toString())
+    })().catch((x: unknown) => x)
+    expect(got).toEqual(['last words'])
+    expect(IndiError.is(e, 'ERR_INDI_CONNECTION_RESET')).toBe(true)
+  })
+
+  it('gathers small sends made in one microtask run into one write', async () => {
+    const { output, conn } = over()
+    const writes: number[] = []
+    output.on('data', (d: Buffer) => writes.push(d.length))
+    for (let i = 0; i < 100; i++) conn.send(Buffer.from('0123456789'))
+    await conn.end()
+    expect(writes).toEqual([1000])
+  })
+
+  it('writes a large chunk as it is, without copying', async () => {
+    const { output, conn } = over()
+    const big = Buffer.alloc(100_000, 7)
+    const got: Buffer[] = []
+    output.on('data', (d: Buffer) => got.push(d))
+    conn.send(big)
+    await conn.end()
+    expect(got[0]?.buffer).toBe(big.buffer)
+  })
+
+  it('pauses the source once a high-water mark waits unread', async () => {
+    const { input, conn } = over({ highWaterMark: 100 })
+    input.write(Buffer.alloc(150))
+    await new Promise((r) => setImmediate(r))
+    expect(input.isPaused()).toBe(true)
+    const it = conn[Symbol.asyncIterator]()
+    await it.next()
+    expect(input.isPaused()).toBe(false)
+  })
+
+  it("with endOfInput 'manual', the input's end waits for endInput()", async () => {
+    const { input, conn } = over({ endOfInput: 'manual' })
+    input.end(Buffer.from('x'))
+    const got = collect(conn)
+    let done = false
+    void got.then(() => {
+      done = true
+    })
+    await new Promise((r) => setImmediate(r))
+    expect(done).toBe(false)
+    ;(conn as StreamConnection).endInput()
+    expect((await got).length).toBe(1)
+  })
+})
