@@ -77,3 +77,31 @@ describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: routing duties', (ki
     }, 'a new telescope driver process')
   })
 })
+
+const exhaustPort = portBlock(18089, 2)
+
+describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: restarts used up', (kind) => {
+  afterAll(stopAllServers)
+
+  it('with -r 0 a dead driver is not restarted, and with no driver left and no FIFO the server exits 1', async () => {
+    const server = await startServer({
+      kind,
+      port: exhaustPort(),
+      drivers: ['indi_simulator_telescope'],
+      args: ['-r', '0'],
+    })
+    const client = await waitForDevices(server.port, [SCOPE])
+    const from = client.mark()
+    process.kill(childNamed(server.pid, 'indi_simulator_telescope')!, 'SIGKILL')
+    await server.waitForLog(/Terminated after #0 restarts/, 10_000)
+    expect((await server.exited).code).toBe(1)
+    await until(() => client.closed, 'the client connection to close')
+    // indiserver usually exits before flushing the delProperty it queued (not asserted: a race);
+    // ours must deliver it first.
+    if (kind === 'ours') {
+      const gone = client.elements.slice(from).some((e) => is('delProperty', SCOPE)(e) && !e.attrs.name)
+      expect(gone).toBe(true)
+    }
+    client.close()
+  })
+})

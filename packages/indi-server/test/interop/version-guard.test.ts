@@ -22,7 +22,7 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18010, 4)
+const nextPort = portBlock(18081, 6)
 const DRIVERS = ['indi_simulator_telescope', 'indi_simulator_ccd']
 
 interface Setup {
@@ -82,6 +82,10 @@ describe.skipIf(!runOurs)('interop on ours: getProperties version guard', () => 
   it("a client's getProperties without version is answered and no C++ driver dies", async () => {
     await expectDriversSurvive(s, '<getProperties/>')
   })
+
+  it('an INDIGO-style getProperties version="1.7" switch="2.0" is served as 1.7', async () => {
+    await expectDriversSurvive(s, '<getProperties version="1.7" switch="2.0" client="interop"/>')
+  })
 })
 
 describe.skipIf(!runReference)('reference: indiserver and getProperties versions', () => {
@@ -98,6 +102,10 @@ describe.skipIf(!runReference)('reference: indiserver and getProperties versions
 
   it('control: with version="1.7" the drivers survive', async () => {
     await expectDriversSurvive(s, '<getProperties version="1.7"/>')
+  })
+
+  it('control: version="1.7" switch="2.0" (INDIGO handshake) is served as 1.7', async () => {
+    await expectDriversSurvive(s, '<getProperties version="1.7" switch="2.0" client="interop"/>')
   })
 
   it('indiserver forwards version="2.0" unchanged and the C++ drivers exit (known defect)', async () => {
