@@ -38,6 +38,7 @@ export function isSpaceByte(c: number): boolean {
 
 interface FastSlices {
   utf8Slice(start: number, end: number): string
+  latin1Slice(start: number, end: number): string
 }
 
 /**
@@ -46,4 +47,9 @@ interface FastSlices {
  */
 export function utf8(b: Buffer, start: number, end: number): string {
   return (b as unknown as FastSlices).utf8Slice(start, end)
+}
+
+/** Latin-1 decode of b[start, end): one byte per character, a plain copy (BLOB base64 text). */
+export function latin1(b: Buffer, start: number, end: number): string {
+  return (b as unknown as FastSlices).latin1Slice(start, end)
 }

@@ -70,8 +70,10 @@ export class IndiParser {
     this.splitter = new Splitter(resolved, {
       element: (b, start, end, tag, tagIndex, offset) => {
         const blob = tag === 'setBLOBVector' || tag === 'newBLOBVector'
-        if (tagIndex >= 0 && !blob && testing.fastPath) {
-          const m = this.reader.read(utf8(b, start, end), tagIndex, resolved.maxAttributes, resolved.maxDepth)
+        if (tagIndex >= 0 && testing.fastPath) {
+          const m = blob
+            ? this.reader.readBlob(b, start, end, tagIndex, resolved.maxAttributes, resolved.maxDepth)
+            : this.reader.read(utf8(b, start, end), tagIndex, resolved.maxAttributes, resolved.maxDepth)
           if (m !== undefined) {
             this.events.push({ kind: 'message', message: m })
             return false
