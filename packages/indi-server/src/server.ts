@@ -68,6 +68,13 @@ export interface IndiServerOptions {
   logDir?: string
   /** Framing limits for every peer (largest element, largest BLOB element). */
   limits?: ParserLimits
+  /**
+   * Remove the line breaks libindi puts every 72 base64 characters when a driver runs over pipes,
+   * once per BLOB for all recipients. indiserver sends local drivers' BLOBs as one line, and
+   * indi_getprop 1.9.9 decodes line breaks as data (files come out 1.4 % too long). `enclen`
+   * stays right: it never counted them. Default true.
+   */
+  compactBlobs?: boolean
 }
 
 /** Typed events of an `IndiServer`. */
@@ -123,6 +130,7 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
   private readonly logger: Logger
   readonly verbosity: LogLevel
   private readonly logDir: string | undefined
+  private readonly compactBlobs: boolean
   private readonly limits: ParserLimits
   private readonly clientLimits: OutboxLimits
   private readonly driverLimits: OutboxLimits
@@ -163,6 +171,7 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     this.logger = options.logger ?? stderrLogger
     this.verbosity = options.verbosity ?? 0
     this.logDir = options.logDir
+    this.compactBlobs = options.compactBlobs ?? true
     this.limits = options.limits ?? {}
     // The high-water mark that holds producers back is far below -m, so a flood is backpressured
     // long before anyone is disconnected; 1 MiB is enough to keep a socket write-bound.
@@ -537,9 +546,10 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     }
     if (tag === 'pingReply') return
     const isBlob = tag === 'setBLOBVector'
+    const item = isBlob && this.compactBlobs ? compactBlob(f) : f
     // The name is decoded only when some recipient's rules need it (measured: ~8 % of a flood).
-    this.toClients(undefined, isBlob, dev, undefined, f)
-    if (this.snoopers.length > 0) this.toSnoopers(dp, isBlob, dev, f.name ?? '', f)
+    this.toClients(undefined, isBlob, dev, undefined, item)
+    if (this.snoopers.length > 0) this.toSnoopers(dp, isBlob, dev, f.name ?? '', item)
   }
 
   /** indiserver's q2RDrivers: to the owner of `dev`, or to every driver (one per remote server). */
@@ -1030,6 +1040,48 @@ function clampGetProperties(f: RawFrame): [OutItem, OutItem] {
       })
   if (dev === '*') return [built({ tag: 'getProperties', version: '1.7' }), remote]
   return [remote, remote]
+}
+
+/**
+ * A setBLOBVector with the whitespace inside its oneBLOB contents removed (base64 never contains
+ * any), or the frame itself when there is none. One copy per BLOB, shared by every recipient.
+ */
+function compactBlob(f: OutItem): OutItem {
+  const buf = Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength)
+  let out: Buffer | undefined
+  let o = 0
+  let copied = 0
+  for (let i = buf.indexOf('<oneBLOB'); i >= 0; i = buf.indexOf('<oneBLOB', i + 8)) {
+    const gt = buf.indexOf(62, i)
+    if (gt < 0 || buf[gt - 1] === 47) continue
+    const end = buf.indexOf(60, gt + 1)
+    if (end < 0) break
+    const nl = buf.indexOf(10, gt + 1)
+    if (nl < 0 || nl > end) continue
+    out ??= Buffer.allocUnsafe(buf.length)
+    o += buf.copy(out, o, copied, gt + 1)
+    // Line by line: skip the line breaks and the indentation around them.
+    let a = gt + 1
+    while (a < end) {
+      let z = buf.indexOf(10, a)
+      if (z < 0 || z > end) z = end
+      let s = a
+      let e = z
+      while (s < e && isSpace(buf[s]!)) s++
+      while (e > s && isSpace(buf[e - 1]!)) e--
+      o += buf.copy(out, o, s, e)
+      a = z + 1
+    }
+    copied = end
+    i = end
+  }
+  if (out === undefined) return f
+  o += buf.copy(out, o, copied)
+  return { tag: f.tag, device: f.device, name: f.name, bytes: out.subarray(0, o) }
+}
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 10 || c === 13 || c === 9
 }
 
 /** `-d`: does any oneBLOB carry a `format` containing "stream"? Quotes never occur in base64. */

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { IndiServer } from '../src/index.js'
-import { addClient, RawDriver, testServer } from './helpers.js'
+import { addClient, once, RawDriver, testServer } from './helpers.js'
 
 const GP = '<getProperties version="1.7"/>'
 const blob = (name: string, dev = 'CCD') =>
@@ -168,5 +168,41 @@ describe('BLOB policy for snooping drivers (§2.5, §2.8)', () => {
     c.send('<getProperties version="1.7" device="CCD"/>')
     await ccd.in.waitFor('<getProperties', 2)
     expect(ccd.in.has('enableBLOB')).toBe(false)
+  })
+})
+
+describe('BLOB line breaks', () => {
+  const payload = Buffer.from(Array.from({ length: 200 }, (_, i) => i))
+  const b64 = payload.toString('base64')
+  const lines = b64.match(/.{1,72}/g)!.join('\n')
+  const libindiBlob = (name: string) =>
+    `<setBLOBVector device='CCD' name='${name}' state='Ok'>\n  <oneBLOB name='${name}' size='200' format='.bin' enclen='${b64.length}'>\n${lines}\n  </oneBLOB>\n</setBLOBVector>`
+
+  it('sends a driver base64 as one line, as indiserver does for local drivers (indi_getprop needs it)', async () => {
+    const { ccd, c } = await setup()
+    c.send(GP)
+    c.send('<enableBLOB device="CCD">Also</enableBLOB>')
+    await c.sync()
+    ccd.send(libindiBlob('CCD1'))
+    await c.in.waitFor('</setBLOBVector>')
+    expect(c.in.text).toContain(
+      `<oneBLOB name='CCD1' size='200' format='.bin' enclen='${b64.length}'>${b64}</oneBLOB>`,
+    )
+    expect(c.in.text).toContain("<setBLOBVector device='CCD' name='CCD1' state='Ok'>\n  <oneBLOB")
+  })
+
+  it('keeps the bytes unchanged with compactBlobs: false', async () => {
+    server = testServer({ compactBlobs: false }).server
+    const ccd = new RawDriver(['CCD'], defs)
+    const known = once(server, 'device')
+    server.addDriver(ccd, { name: 'ccd' })
+    await known
+    const c = addClient(server, 'C')
+    c.send(GP)
+    c.send('<enableBLOB device="CCD">Also</enableBLOB>')
+    await c.sync()
+    ccd.send(libindiBlob('CCD2'))
+    await c.in.waitFor('</setBLOBVector>')
+    expect(c.in.text).toContain(libindiBlob('CCD2'))
   })
 })

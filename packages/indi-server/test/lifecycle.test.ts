@@ -98,6 +98,39 @@ describe('driver lifecycle', () => {
   })
 })
 
+describe('TCP clients', () => {
+  it('refuses a TCP client outside --allow before it is served', async () => {
+    start({ port: 0, allow: ['10.0.0.0/8'] })
+    const refused = new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (logs.some((l) => /^refused 127\.0\.0\.1:\d+ \(not-allowed\)$/.test(l.text))) {
+          clearInterval(t)
+          resolve()
+        }
+      }, 5)
+    })
+    const { port } = await server.listen()
+    const { connect } = await import('node:net')
+    const sock = connect({ host: '127.0.0.1', port })
+    sock.on('error', () => {})
+    const closed = new Promise((r) => sock.once('close', r))
+    await refused
+    await closed
+    expect(server.clientStats()).toEqual([])
+  })
+
+  it('serves TCP clients, with their address as label', async () => {
+    start({ port: 0 })
+    const { port } = await server.listen()
+    const { connect } = await import('node:net')
+    const arrived = once<[{ label: string }]>(server, 'client')
+    const sock = connect({ host: '127.0.0.1', port })
+    const [info] = await arrived
+    expect(info.label).toMatch(/127\.0\.0\.1/)
+    sock.destroy()
+  })
+})
+
 describe('-l driver message log (§2.14)', () => {
   it('appends "<timestamp>: <device>: <message>" to <dir>/<date>.islog', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'indi-server-log-'))
