@@ -69,7 +69,8 @@ export interface DriverOptions<C = unknown> {
   blobPing?: boolean
   /** How long to wait for a BLOB ping reply before going on anyway (ms). Default 5000, as libindi. */
   blobPingTimeoutMs?: number
-  /** Bytes in the writer queue above which sends wait. Default 4 MiB. */
+  /** Bytes in the writer queue above which sends wait. Default 256 KiB: a larger queue kept more
+   * short-lived strings alive past the young generation and doubled GC time in bench/emit.mjs. */
   highWaterMark?: number
   /** A connection that stays over its own high-water mark this long is dropped (ms). Default 60 000. */
   drainTimeoutMs?: number
@@ -222,7 +223,7 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
       ownsDevice: (n) => this.#devices.has(n),
     }
     this.#writer = new Writer({
-      highWaterMark: options.highWaterMark ?? 4 * 1024 * 1024,
+      highWaterMark: options.highWaterMark ?? 256 * 1024,
       flushBytes: 64 * 1024,
       drainTimeoutMs: options.drainTimeoutMs ?? 60_000,
       logger: this.logger,

@@ -3,9 +3,9 @@ import type { Logger } from './logger.js'
 import type { OutMeta, Peer } from './peer.js'
 
 interface TextItem {
-  readonly text: string
+  text: string
   readonly chunks: undefined
-  readonly size: number
+  size: number
   readonly meta: OutMeta
 }
 interface StreamItem {
@@ -62,7 +62,13 @@ export class Writer {
 
   /** Queue a text message regardless of the bound (callers check `full` first or have waited). */
   pushText(text: string, meta: OutMeta): void {
-    this.#items.push({ text, chunks: undefined, size: text.length, meta })
+    // Consecutive messages with the same routing (one vector's meta object is shared by all its
+    // sends) join one item: no object per message, and fewer survivors for the GC.
+    const last = this.#items[this.#items.length - 1]
+    if (last !== undefined && last.meta === meta && last.chunks === undefined) {
+      last.text += text
+      last.size += text.length
+    } else this.#items.push({ text, chunks: undefined, size: text.length, meta })
     this.#bytes += text.length
     this.#schedule()
   }
