@@ -21,6 +21,16 @@ describe('connectionPair', () => {
     expect(() => connectionPair({ highWaterMark: 0 })).toThrow(RangeError)
   })
 
+  it('joins a backlog of small chunks into one when pulled', async () => {
+    const [a, b] = connectionPair()
+    for (let i = 0; i < 100; i++) a.send(bytes(300, i))
+    const r = await b[Symbol.asyncIterator]().next()
+    expect(r.value?.length).toBe(30_000)
+    expect(r.value?.[299]).toBe(0)
+    expect(r.value?.[300]).toBe(1)
+    expect(a.bufferedBytes).toBe(0)
+  })
+
   it('hands the very chunk object to the reader (zero copy)', async () => {
     const [a, b] = connectionPair()
     const chunk = bytes(10)
@@ -38,12 +48,12 @@ describe('connectionPair', () => {
   })
 
   it('bufferedBytes falls as the peer pulls', async () => {
-    const [a, b] = connectionPair({ highWaterMark: 100 })
-    a.send(bytes(60))
-    a.send(bytes(60))
+    const [a, b] = connectionPair({ highWaterMark: 100_000 })
+    a.send(bytes(70_000))
+    a.send(bytes(70_000))
     const it = b[Symbol.asyncIterator]()
     await it.next()
-    expect(a.bufferedBytes).toBe(60)
+    expect(a.bufferedBytes).toBe(70_000)
     await a.drained()
   })
 
