@@ -190,3 +190,27 @@ export async function withTimeout(promise, ms, label) {
     clearTimeout(timer)
   }
 }
+
+function cpuTimes() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  return { idle: f[3] + f[4], total: f.reduce((a, b) => a + b, 0) }
+}
+
+/** Fraction of the machine's CPU time that was idle over the next `ms` (all cores, from /proc/stat). */
+export async function idleFraction(ms = 250) {
+  const a = cpuTimes()
+  await sleep(ms)
+  const b = cpuTimes()
+  return b.total > a.total ? (b.idle - a.idle) / (b.total - a.total) : 1
+}
+
+/**
+ * Waits until at least `minIdle` of the CPU is idle (this machine is shared with parallel builds and
+ * tests), for at most `maxMs`. Returns the last idle fraction seen, which each run records.
+ */
+export async function waitQuiet(minIdle, maxMs) {
+  const deadline = Date.now() + maxMs
+  let f = await idleFraction()
+  while (f < minIdle && Date.now() < deadline) f = await idleFraction()
+  return f
+}
