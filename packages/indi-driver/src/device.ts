@@ -1,4 +1,5 @@
 import { formatTimestamp, IndiError, parseTimestamp } from '@indi-ts/indi-xml'
+import type { NewVectorEvent } from './events.js'
 import type { SendHost } from './host.js'
 import { checkName, checkUnique } from './util.js'
 import type { AnyVector, BlobVector, LightVector, NumberVector, SwitchVector, TextVector } from './vectors.js'
@@ -23,6 +24,8 @@ export class Device<C = unknown> implements Iterable<AnyVector> {
   context: C
   /** @internal Set by the driver that owns this device. */ _host: SendHost | undefined
   readonly #vectors = new Map<string, AnyVector>()
+  /** @internal Handlers registered with onNew. */
+  readonly _handlers = new Set<(event: NewVectorEvent) => void | Promise<void>>()
   #enabled = true
 
   constructor(opts: DeviceOptions<C>) {
@@ -39,6 +42,15 @@ export class Device<C = unknown> implements Iterable<AnyVector> {
   /** False after `delete()` until `restore()`: nothing of it is defined and input is ignored. */
   get enabled(): boolean {
     return this.#enabled
+  }
+
+  /**
+   * Register a handler for client requests to any vector of this device (after the vector's own
+   * handlers); returns an unsubscribe function. Per-device routing, by device name, is automatic.
+   */
+  onNew(fn: (event: NewVectorEvent) => void | Promise<void>): () => void {
+    this._handlers.add(fn)
+    return () => this._handlers.delete(fn)
   }
 
   /** Adds a vector (ERR_INDI_DUPLICATE on a name clash). It is not defined to clients until `define()`. */

@@ -128,6 +128,8 @@ export interface DriverStats {
   snoopDropped: number
   /** Defs for one of our own devices that arrived on input (ignored). */
   ownDefsIgnored: number
+  /** Client timestamps that did not parse (the event's `timestamp` is undefined). */
+  badTimestamps: number
 }
 
 type State = 'idle' | 'running' | 'stopping' | 'closed'
@@ -164,6 +166,7 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
     unknown: 0,
     snoopDropped: 0,
     ownDefsIgnored: 0,
+    badTimestamps: 0,
   }
   readonly #devices = new Map<string, Device<unknown>>()
   readonly #opts: DriverOptions<C>
@@ -879,6 +882,10 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
     } catch (e) {
       return this.#refuse(peer, m.tag, m.device, m.name, e instanceof Error ? e.message : String(e))
     }
+    if (v.concurrent) {
+      this.#track(this.#deliver(ev))
+      return
+    }
     // Per-vector inbox: events for one vector run in order; other vectors are not held up.
     v._pending++
     const run = v._tail.then(() => this.#deliver(ev))
@@ -895,7 +902,8 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
       try {
         timestamp = parseTimestamp(m.timestamp)
       } catch {
-        this.logger.debug(`unparsable timestamp ${m.timestamp} from ${peer.label}`)
+        this.#stats.badTimestamps++
+        this.logger.warn(`unparsable timestamp ${m.timestamp} from ${peer.label}`)
       }
     }
     const base = { device: dev, raw, timestamp, rawTimestamp: m.timestamp, source: peer.label }
@@ -967,6 +975,10 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
         const bv = v as BlobVector
         const values = new Map<string, BlobData>()
         for (const o of m.members) {
+          // `size` is the decoded length, except for zlib (`.z`) formats where it is the inflated one.
+          if (!o.format.endsWith('.z') && o.size !== o.data.length) {
+            throw new Error(`${o.name}: size ${o.size} does not match the ${o.data.length} decoded bytes`)
+          }
           raw.set(o.name, o.format)
           values.set(o.name, { data: o.data, size: o.size, format: o.format })
         }
@@ -1002,7 +1014,10 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
 
   async #deliver(ev: NewVectorEvent): Promise<void> {
     const where = `handler ${ev.type} ${ev.device.name}.${ev.vector.name}`
-    for (const h of [...(ev.vector._handlers as Set<(e: NewVectorEvent) => unknown>)]) {
+    for (const h of [
+      ...(ev.vector._handlers as Set<(e: NewVectorEvent) => unknown>),
+      ...ev.device._handlers,
+    ]) {
       await this.#guard(where, async () => void (await h(ev)))
     }
     await this.#guard(where, async () => void (await Promise.all(this.emitAll(ev.type, ev as never))))

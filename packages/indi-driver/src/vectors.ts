@@ -49,6 +49,11 @@ export interface VectorOptions {
   state?: PropertyState
   /** A disabled vector is not defined to clients and ignores input until `restore()`. Default true. */
   enabled?: boolean
+  /**
+   * Run client-event handlers for this vector concurrently instead of one at a time in arrival
+   * order (opt-in; the default keeps order). Default false.
+   */
+  concurrent?: boolean
 }
 
 /** Attributes of the four client-settable kinds. */
@@ -306,6 +311,8 @@ export abstract class Vector<M extends Member<unknown>, V, VIn, E> {
   readonly name: string
   label: string
   group: string
+  /** Handlers of client events for this vector run concurrently (see VectorOptions.concurrent). */
+  concurrent: boolean
   #state: PropertyState
   #enabled: boolean
   /** @internal */ _device: Device<unknown> | undefined
@@ -322,6 +329,7 @@ export abstract class Vector<M extends Member<unknown>, V, VIn, E> {
     this.group = opts.group ?? ''
     this.#state = checkState(opts.state ?? 'Idle')
     this.#enabled = opts.enabled ?? true
+    this.concurrent = opts.concurrent ?? false
     if (members.length === 0) {
       throw new IndiError('ERR_INDI_INVALID_VALUE', `vector ${this.name} needs at least one member`)
     }
@@ -481,12 +489,13 @@ export abstract class Vector<M extends Member<unknown>, V, VIn, E> {
    * empty list sends a bare vector). Resolves on hand-off to the bounded writer queue (waiting
    * while it is full); false when not running or disabled.
    */
-  async sendSet(opts?: SendOptions): Promise<boolean> {
+  sendSet(opts?: SendOptions): Promise<boolean> {
+    // Not async: bad arguments (timestamp, state) throw synchronously, before anything is queued.
     const host = this._host
-    if (host === undefined || !host.running || !this.enabled) return false
+    if (host === undefined || !host.running || !this.enabled) return Promise.resolve(false)
     this._applyState(opts)
     const ms = this._select(opts)
-    if (ms === undefined) return true
+    if (ms === undefined) return Promise.resolve(true)
     const text = this._setText(ms, opts)
     this._sent(ms)
     return host.queueText(text, this._outMeta(), opts?.signal)

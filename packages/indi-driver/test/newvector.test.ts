@@ -235,4 +235,54 @@ describe('client events', () => {
     expect(got).toEqual([])
     expect(driver.stats.ignored).toBe(1)
   })
+
+  it('calls per-device handlers for every vector of that device only', async () => {
+    const { client, driver } = setup()
+    const seen: string[] = []
+    driver.dev.onNew((e) => {
+      seen.push(`Dev ${e.vector.name}`)
+    })
+    driver.other.onNew((e) => {
+      seen.push(`Other ${e.vector.name}`)
+    })
+    await client.exchange(
+      `<newTextVector device='Dev' name='TEXT'><oneText name='T1'>a</oneText></newTextVector>` +
+        `<newSwitchVector device='Dev' name='SW'><oneSwitch name='B'>On</oneSwitch></newSwitchVector>`,
+    )
+    expect(seen).toEqual(['Dev TEXT', 'Dev SW'])
+  })
+
+  it('runs handlers of a concurrent vector without waiting for the previous one', async () => {
+    const { client, driver } = setup()
+    const text = driver.dev.text('TEXT')
+    text.concurrent = true
+    let release!: () => void
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    const second = new Promise<void>((resolve) =>
+      text.onNew(async (e) => {
+        if (e.values.get('T1') === '1') await gate
+        else resolve()
+      }),
+    )
+    client.send(`<newTextVector device='Dev' name='TEXT'><oneText name='T1'>1</oneText></newTextVector>`)
+    client.send(`<newTextVector device='Dev' name='TEXT'><oneText name='T1'>2</oneText></newTextVector>`)
+    await second
+    release()
+  })
+
+  it('counts an unparsable client timestamp and gives undefined', async () => {
+    const { client, driver } = setup()
+    const got: NewTextEvent[] = []
+    driver.on('newTextVector', (e) => {
+      got.push(e)
+    })
+    await client.exchange(
+      `<newTextVector device='Dev' name='TEXT' timestamp='soon'><oneText name='T1'>a</oneText></newTextVector>`,
+    )
+    expect(got[0]!.timestamp).toBeUndefined()
+    expect(got[0]!.rawTimestamp).toBe('soon')
+    expect(driver.stats.badTimestamps).toBe(1)
+  })
 })

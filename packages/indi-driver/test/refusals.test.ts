@@ -190,4 +190,20 @@ describe('refused client input', () => {
     expect(driver.running).toBe(true)
     expect(await client.exchange(`<getProperties version='1.7' device='Other Device'/>`)).toContain('POS')
   })
+
+  it('refuses an uploaded BLOB whose size does not match its decoded bytes', async () => {
+    const d = makeDriver()
+    d.dev.blob('BLOB').perm = 'rw'
+    const { client } = start(d)
+    const accepted: unknown[] = []
+    d.on('newVector', (e) => {
+      accepted.push(e)
+    })
+    const data = Buffer.from('12345678').toString('base64')
+    const out = await client.exchange(
+      `<newBLOBVector device='Dev' name='BLOB'><oneBLOB name='B1' size='10' format='.bin'>${data}</oneBLOB></newBLOBVector>`,
+    )
+    expect(out).toBe(xml(refusal('BLOB', 'B1: size 10 does not match the 8 decoded bytes')))
+    expect(accepted).toEqual([])
+  })
 })
