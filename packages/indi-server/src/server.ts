@@ -175,7 +175,7 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     this.limits = options.limits ?? {}
     // The high-water mark that holds producers back is far below -m, so a flood is backpressured
     // long before anyone is disconnected; 1 MiB is enough to keep a socket write-bound.
-    const highWater = Math.max(64 * 1024, Math.min(MB, this.maxBytes / 4))
+    const highWater = Math.min(MB, Math.max(16 * 1024, this.maxBytes / 4), this.maxBytes / 2)
     this.clientLimits = {
       highWater,
       lowWater: highWater / 2,
