@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { emitRate } from './lib/emit.mjs'
 import { killAllStarted, sleep, waitQuiet, withTimeout } from './lib/proc.mjs'
+import { topSelfTime } from './lib/profile.mjs'
 import { buildTable, consoleTable, markdownTable, svgChart } from './lib/report.mjs'
 import { indiserver, ours, relay } from './lib/servers.mjs'
 import { blobs, fanout, idle, latency, slowClient } from './lib/workloads.mjs'
@@ -29,7 +30,8 @@ const { values: args } = parseArgs({
     quick: { type: 'boolean', default: false },
     'write-results-md': { type: 'boolean', default: false },
     render: { type: 'string' },
-    'quiet-wait': { type: 'string', default: '20' }, // s to wait for ≥ 60 % idle CPU before each run // re-render the table from a saved latest.json, without running
+    'quiet-wait': { type: 'string', default: '20' },
+    profile: { type: 'boolean', default: false }, // run our server under --cpu-prof, keep the top functions // s to wait for ≥ 60 % idle CPU before each run // re-render the table from a saved latest.json, without running
   },
 })
 const runs = Number(args.runs)
@@ -130,16 +132,30 @@ function metadata() {
   }
 }
 
+let profileSerial = 0
+
 async function runServerWorkload(kind, wl, driver) {
   let server
+  // --profile: our server runs under --cpu-prof (it writes the profile when it exits on SIGTERM).
+  const profDir =
+    args.profile && kind.id === 'ours' ? join(RESULTS, 'profiles', `${wl.id}-${profileSerial++}`) : undefined
+  const nodeArgs = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []
+  let result
   try {
-    server = await kind.start({ driver, mb: wl.mb, logDir: LOGS, root: ROOT })
-    return await withTimeout(wl.run(server), HARD_LIMIT_MS, `${kind.id}`)
+    server = await kind.start({ driver, mb: wl.mb, logDir: LOGS, root: ROOT, nodeArgs })
+    result = await withTimeout(wl.run(server), HARD_LIMIT_MS, `${kind.id}`)
   } catch (err) {
-    return { error: err.message }
+    result = { error: err.message }
   } finally {
     await server?.stop()
   }
+  if (profDir) {
+    result.profileDir = relative(ROOT, profDir)
+    result.profileTop = topSelfTime(profDir, 12)
+    for (const f of result.profileTop.slice(0, 8))
+      log(`    ${String(f.pct).padStart(5)} %  ${f.ms} ms  ${f.fn}`)
+  }
+  return result
 }
 
 async function runEmit(kindId, built) {
@@ -184,6 +200,7 @@ async function main() {
     log(`bench: ${relative(ROOT, ours.cli(ROOT))} not built: the indi-ts column reads n/a`)
   for (const [id, wl] of Object.entries(WORKLOADS)) {
     if (only && !only.has(id)) continue
+    wl.id = id
     results[id] = {}
     for (const kind of servers) results[id][kind.id] = []
     for (let run = 0; run < runs; run++) {

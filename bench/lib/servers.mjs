@@ -53,13 +53,14 @@ export const ours = {
   title: 'indi-ts',
   available: () => undefined,
   cli: (root) => join(root, 'packages/indi-server/dist/cli.js'),
-  async start({ driver, mb = 128, logDir, root }) {
+  async start({ driver, mb = 128, logDir, root, nodeArgs = [] }) {
     const cli = join(root, 'packages/indi-server/dist/cli.js')
-    if (!existsSync(cli)) throw new Error('n/a (not built)')
+    if (!existsSync(cli)) throw new Error('not built')
     const port = takePort()
     return launch(
       process.execPath,
       [
+        ...nodeArgs,
         ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
         cli,
         '-p',
