@@ -91,3 +91,54 @@ describe.skipIf(!hasIndi)('under indilib indiserver', () => {
     expect(log).not.toContain('restart')
   })
 })
+
+describe.skipIf(!hasIndi)('snooping under indilib indiserver', () => {
+  const port = 17761
+  let server: ChildProcess
+
+  beforeAll(async () => {
+    const snooper = fileURLToPath(new URL('../fixtures/snooper-driver.mjs', import.meta.url))
+    server = spawn(
+      'indiserver',
+      ['-p', String(port), '-u', `/tmp/indi-drv-snoop-${process.pid}`, 'indi_simulator_telescope', snooper],
+      {
+        stdio: ['ignore', 'ignore', 'ignore'],
+      },
+    )
+    await waitForPort(port)
+  })
+
+  afterAll(async () => {
+    if (server.exitCode === null) {
+      const gone = new Promise((r) => server.on('exit', r))
+      server.kill('SIGTERM')
+      await gone
+    }
+  })
+
+  it("receives the telescope's coordinates through its snoop subscription", async () => {
+    const get = async (what: string) =>
+      (
+        await run('indi_getprop', ['-h', '127.0.0.1', '-p', String(port), '-t', '1', what]).catch(() => ({
+          stdout: '',
+        }))
+      ).stdout
+    // The simulator defines its coordinates only once connected (protocol §1.5, dynamic properties).
+    await run('indi_setprop', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      'Telescope Simulator.CONNECTION.CONNECT=On',
+    ])
+    let snooped = ''
+    for (let i = 0; i < 20 && !/Snooper\.SEEN\.EVENTS=[1-9]/.test(snooped); i++)
+      snooped = await get('Snooper.SEEN.*')
+    expect(snooped).toMatch(/Snooper\.SEEN\.EVENTS=[1-9]/)
+    const ra = Number(/Snooper\.SEEN\.RA=(\S+)/.exec(snooped)?.[1])
+    const tele = await get('Telescope Simulator.EQUATORIAL_EOD_COORD.RA')
+    const teleRa = Number(/RA=(\S+)/.exec(tele)?.[1])
+    expect(ra).toBeGreaterThanOrEqual(0)
+    expect(Math.abs(ra - teleRa)).toBeLessThan(0.1)
+  })
+})
