@@ -990,8 +990,15 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
   }
 
   private trace(what: string, item: OutItem): void {
-    if (this.verbosity >= 3) this.log(3, `${what} ${Buffer.from(item.bytes).toString('utf8')}`)
-    else this.log(2, `${what} <${item.tag} device='${item.device ?? ''}' name='${item.name ?? ''}'>`)
+    if (this.verbosity >= 3) {
+      const b = item.bytes
+      // BLOB payloads are never logged whole: the head of the element and its size only.
+      const text =
+        item.tag.endsWith('BLOBVector') && b.byteLength > 512
+          ? `${Buffer.from(b.buffer, b.byteOffset, 512).toString('utf8')}… (${b.byteLength} bytes)`
+          : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')
+      this.log(3, `${what} ${text}`)
+    } else this.log(2, `${what} <${item.tag} device='${item.device ?? ''}' name='${item.name ?? ''}'>`)
   }
 
   private peerName(peer: Peer): string {

@@ -205,4 +205,27 @@ describe('BLOB line breaks', () => {
     await c.in.waitFor('</setBLOBVector>')
     expect(c.in.text).toContain(libindiBlob('CCD2'))
   })
+
+  it('logs BLOBs at -vvv by their head and size only', async () => {
+    const t = testServer({ verbosity: 3 })
+    server = t.server
+    const ccd = new RawDriver(['CCD'], defs)
+    const known = once(server, 'device')
+    server.addDriver(ccd, { name: 'ccd' })
+    await known
+    const c = addClient(server, 'C')
+    c.send(GP)
+    c.send('<enableBLOB device="CCD">Also</enableBLOB>')
+    await c.sync()
+    ccd.send(
+      `<setBLOBVector device="CCD" name="CCD1"><oneBLOB name="CCD1" size="30000" format=".fits">${'Q'.repeat(40000)}</oneBLOB></setBLOBVector>`,
+    )
+    await c.in.waitFor('</setBLOBVector>')
+    const lines = t.logs.filter((l) => l.text.includes('<setBLOBVector'))
+    expect(lines.length).toBeGreaterThan(0)
+    for (const l of lines) {
+      expect(l.text).toMatch(/… \(\d+ bytes\)$/)
+      expect(l.text.length).toBeLessThan(700)
+    }
+  })
 })

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { IndiServer } from '../src/index.js'
-import { addClient, RawDriver, type TestClient, testServer } from './helpers.js'
+import { addClient, once, RawDriver, type TestClient, testServer } from './helpers.js'
 
 const GP = '<getProperties version="1.7"/>'
 const setSwitch = (dev: string, name = 'CONNECTION') =>
@@ -155,7 +155,7 @@ describe('routing between clients and drivers (indiserver §2.5–§2.6)', () =>
     const { tele, a } = await setup()
     a.send(GP)
     await a.in.waitFor('<defSwitchVector', 3)
-    const odd = `<setSwitchVector device='Telescope' name='CONNECTION'  state='Ok' timestamp='2026-11-24T01:09:21'>\n  <oneSwitch name='CONNECT'>\n On\n  </oneSwitch>\n</setSwitchVector>`
+    const odd = `<setSwitchVector device='Telescope' name='CONNECTION'  state='Ok' message='at 45° &amp; &apos;up&apos;' timestamp='2026-11-24T01:09:21'>\n  <oneSwitch name='CONNECT'>\n On\n  </oneSwitch>\n</setSwitchVector>`
     tele.send(`<?xml version='1.0'?>\n${odd}\n`)
     tele.send(marker('6'))
     await a.in.waitFor('mark 6')
@@ -317,6 +317,17 @@ describe('client limits', () => {
     await done
     expect(Buffer.concat(chunks).toString()).toMatch(/<message [^>]*message="This INDI server is full/)
     expect(refused).toEqual(['server:C'])
+    await a.sync()
+  })
+
+  it('frees a slot as soon as a client disconnects', async () => {
+    const { a, b } = await setup({ maxClients: 2 })
+    const gone = once(server, 'clientClosed')
+    await b.conn.close()
+    await gone
+    const c = addClient(server, 'C')
+    c.send(GP)
+    await c.in.waitFor('<defSwitchVector', 3)
     await a.sync()
   })
 })
