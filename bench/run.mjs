@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run bench: indi-ts and indilib's indiserver side by side on the same driver and workloads.
 // See README.md. Options: --runs N  --only a,b  --servers indiserver,ours,relay  --quick  --write-results-md
-//   --render results/latest.json (re-render a saved run)
+//   --render results/latest.json  --quiet-wait S  --profile
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -29,9 +29,12 @@ const { values: args } = parseArgs({
     servers: { type: 'string', default: 'indiserver,ours' },
     quick: { type: 'boolean', default: false },
     'write-results-md': { type: 'boolean', default: false },
+    // re-render the table from a saved latest.json, without running anything
     render: { type: 'string' },
+    // seconds to wait for >= 60 % idle CPU before each run
     'quiet-wait': { type: 'string', default: '20' },
-    profile: { type: 'boolean', default: false }, // run our server under --cpu-prof, keep the top functions // s to wait for ≥ 60 % idle CPU before each run // re-render the table from a saved latest.json, without running
+    // run our server under --cpu-prof and keep the top self-time functions
+    profile: { type: 'boolean', default: false },
   },
 })
 const runs = Number(args.runs)
@@ -133,6 +136,7 @@ function metadata() {
 }
 
 let profileSerial = 0
+let quietBudgetMs = 120_000
 
 async function runServerWorkload(kind, wl, driver) {
   let server
@@ -213,7 +217,10 @@ async function main() {
         // indiserver into its backlog collapse.
         globalThis.gc?.()
         await sleep(300)
-        const idleAtStart = await waitQuiet(0.6, Number(args['quiet-wait']) * 1000)
+        // Bounded twice: per run, and in total, so a machine that never quietens costs at most 2 minutes.
+        const tw = Date.now()
+        const idleAtStart = await waitQuiet(0.6, Math.min(Number(args['quiet-wait']) * 1000, quietBudgetMs))
+        quietBudgetMs = Math.max(0, quietBudgetMs - (Date.now() - tw))
         const t = Date.now()
         const load1 = os.loadavg()[0]
         const r = wl.emit ? await runEmit(kind.id, built) : await runServerWorkload(kind, wl, built.flood)
