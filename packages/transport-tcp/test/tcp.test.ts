@@ -207,6 +207,22 @@ describe('connectTcp', () => {
     expect(chunks.length).toBeLessThanOrEqual(4)
   })
 
+  it('a peer that keeps sending after we closed ends with ERR_INDI_CONNECTION_RESET', async () => {
+    const l = await listen()
+    const next = l[Symbol.asyncIterator]().next()
+    const client = await connect(l.address.port)
+    const server = (await next).value as Connection
+    conns.push(server)
+    const got = collect(client)
+    await server.close()
+    expect(await got).toEqual([])
+    // The kernel answers data sent to a closed socket with RST; the second or third write sees it.
+    for (let i = 0; i < 1000 && client.send(Buffer.from('<pingRequest/>')); i++) {
+      await new Promise((r) => setImmediate(r))
+    }
+    expect(IndiError.is(await client.closed, 'ERR_INDI_CONNECTION_RESET')).toBe(true)
+  })
+
   it('a reader frozen at the kernel level makes the writer wait, then ERR_INDI_SLOW_PEER', async () => {
     const l = await listen()
     const next = l[Symbol.asyncIterator]().next()
