@@ -203,4 +203,26 @@ describe('BLOB policies on a TCP-listening driver', () => {
     expect(count(await a.exchange(''), 'setBLOBVector')).toBe(1)
     expect(count(await b.exchange(''), 'setBLOBVector')).toBe(0)
   })
+
+  it('answers getProperties only to the client that asked', async () => {
+    const { connect } = await listening()
+    const a = await connect()
+    const b = await connect()
+    await b.exchange('')
+    const defs = (text: string) => text.match(/<def\w+Vector /g)?.length ?? 0
+    expect(defs(await a.exchange(`<getProperties version='1.7' device='Dev'/>`))).toBe(5)
+    expect(defs(await b.exchange(''))).toBe(0)
+  })
+
+  it('keeps serving other clients when one disconnects', async () => {
+    const { connect, driver } = await listening()
+    const a = await connect()
+    const b = await connect()
+    await a.exchange('')
+    a.conn.destroy()
+    await a.done
+    await driver.dev.number('NUM').sendSet()
+    expect(count(await b.exchange(''), 'setNumberVector')).toBe(1)
+    expect(driver.running).toBe(true)
+  })
 })

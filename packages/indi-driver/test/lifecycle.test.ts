@@ -145,4 +145,16 @@ describe('lifecycle', () => {
     await run
     expect(driver.running).toBe(false)
   })
+
+  it('drops a connection that stays over its buffer past drainTimeoutMs with ERR_INDI_SLOW_PEER', async () => {
+    const [a] = connectionPair({ highWaterMark: 1024 }) // the other end never reads
+    const d = makeDriver({ drainTimeoutMs: 50 })
+    const run = d.run({ connection: a })
+    const v = d.dev.number('NUM')
+    for (let i = 0; i < 100; i++) v.set('X', i).trySendSet()
+    const reason = await a.closed
+    expect(reason).toMatchObject({ code: 'ERR_INDI_SLOW_PEER' })
+    await run
+    expect(d.running).toBe(false)
+  })
 })
