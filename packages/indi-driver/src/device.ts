@@ -119,7 +119,8 @@ export class Device<C = unknown> implements Iterable<AnyVector> {
       parseTimestamp(ts)
       return ts
     }
-    return formatTimestamp(ts ?? this._host?.now() ?? new Date())
+    if (ts === undefined && this._host !== undefined) return this._host.stamp()
+    return formatTimestamp(ts ?? new Date())
   }
 
   /**

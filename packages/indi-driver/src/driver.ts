@@ -209,21 +209,14 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
       get running() {
         return self.#state === 'running'
       },
-      get numberRange() {
-        return self.#opts.numberRange ?? 'accept'
-      },
-      now: () => this.#now(),
       stamp: () => this.#stamp(),
       get full() {
         return self.#writer.full
       },
       pushText: (t, meta) => this.#writer.pushText(t, meta),
       queueText: (t, meta, s) => this.#queueText(t, meta, s),
-      tryQueue: (m) => this.#tryQueue(m, undefined),
       queue: (m, s) => this.#queue(m, undefined, s),
       queueBlob: (m, s) => this.#queueBlob(m, s),
-      note: () => {},
-      ownsDevice: (n) => this.#devices.has(n),
     }
     this.#writer = new Writer({
       highWaterMark: options.highWaterMark ?? 256 * 1024,

@@ -1,4 +1,4 @@
-import type { DelProperty, IndiMessage, Message, SetBlobVector } from '@indi-ts/indi-xml'
+import type { IndiMessage, SetBlobVector } from '@indi-ts/indi-xml'
 import type { OutMeta } from './peer.js'
 
 /** How incoming numbers outside [min, max] are treated (a range with min == max is ignored). */
@@ -10,8 +10,6 @@ export type RangePolicy = 'accept' | 'clamp' | 'reject'
  */
 export interface SendHost {
   readonly running: boolean
-  readonly numberRange: RangePolicy
-  now(): Date
   /** formatTimestamp(now()), cached per second (the hot path of every send). */
   stamp(): string
   /** True while the bounded writer queue is over its mark (senders should wait). */
@@ -20,14 +18,8 @@ export interface SendHost {
   pushText(text: string, meta: OutMeta): void
   /** Queue already-built text, waiting for room. */
   queueText(text: string, meta: OutMeta, signal?: AbortSignal): Promise<boolean>
-  /** Queue one message; false when not queued because the bounded writer queue is full. */
-  tryQueue(message: IndiMessage): boolean
   /** Queue one message, waiting for room in the bounded writer queue. */
   queue(message: IndiMessage, signal?: AbortSignal): Promise<boolean>
   /** Stream a BLOB vector (base64 piece by piece) followed by the ping handshake when enabled. */
   queueBlob(message: SetBlobVector, signal?: AbortSignal): Promise<boolean>
-  /** A def/del/message the driver wants in its log too. */
-  note(message: DelProperty | Message): void
-  /** Re-sends every definition of a device, in order (device.restore()). */
-  ownsDevice(name: string): boolean
 }
