@@ -149,6 +149,8 @@ class WsConnection implements Connection {
   }
 
   end(options?: { signal?: AbortSignal }): Promise<void> {
+    // Fail before touching state: an aborted end() leaves the connection as it was.
+    if (options?.signal?.aborted === true) return Promise.reject(options.signal.reason)
     if (!this.writeEnded && this.writeError === undefined && !this.socketClosed) {
       this.writeEnded = true
       this.flush()

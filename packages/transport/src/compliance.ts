@@ -281,6 +281,22 @@ export function connectionCompliance(name: string, factory: PairFactory): void {
       await expect(a.drained({ signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
     })
 
+    it('drained() with an already aborted signal rejects even when nothing is queued', async () => {
+      const [a] = await pair()
+      const reason = new Error('already')
+      await expect(a.drained({ signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
+    })
+
+    it('end() with an already aborted signal rejects and leaves the connection open', async () => {
+      const [a, b] = await pair()
+      const reason = new Error('not now')
+      await expect(a.end({ signal: AbortSignal.abort(reason) })).rejects.toBe(reason)
+      const got = collect(b)
+      expect(a.send(Buffer.from('still open'))).toBe(true)
+      await a.end()
+      expect(Buffer.concat(await got).toString()).toBe('still open')
+    })
+
     it('drained() aborted while waiting rejects with signal.reason unchanged', async () => {
       const [a] = await pair()
       await stall(a)

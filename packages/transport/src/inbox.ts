@@ -211,10 +211,11 @@ export class Waiters {
   }
 
   wait(ready: () => boolean, failed: () => Error | undefined, { signal }: AbortOptions = {}): Promise<void> {
+    // An aborted signal wins over everything, even a wait that would resolve at once.
+    if (signal?.aborted === true) return Promise.reject(signal.reason)
     const err = failed()
     if (err !== undefined) return Promise.reject(err)
     if (ready()) return Promise.resolve()
-    if (signal?.aborted === true) return Promise.reject(signal.reason)
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
         const i = this.list.indexOf(check)

@@ -201,6 +201,8 @@ export class StreamConnection implements Connection {
   }
 
   end(options?: AbortOptions): Promise<void> {
+    // Fail before touching state: an aborted end() leaves the connection as it was.
+    if (options?.signal?.aborted === true) return Promise.reject(options.signal.reason)
     if (!this.writeEnded && this.writeError === undefined) {
       this.writeEnded = true
       if (this.pendingBytes > 0) this.flush()

@@ -86,6 +86,8 @@ class MemoryConnection implements Connection {
   }
 
   end(options?: AbortOptions): Promise<void> {
+    // Fail before touching state: an aborted end() leaves the connection as it was.
+    if (options?.signal?.aborted === true) return Promise.reject(options.signal.reason)
     if (!this.writeEnded && this.writeError === undefined) {
       this.writeEnded = true
       this.peer.inbox.end()
