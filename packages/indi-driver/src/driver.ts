@@ -187,8 +187,7 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
   #blobPing: boolean
   readonly #host: SendHost
   #closedResolve!: () => void
-  /** Settles once the driver has shut down (never rejects). */
-  readonly closed: Promise<void>
+  #closed!: Promise<void>
   #shutdown: Promise<void> | undefined
   #closeDeadlineMs = 5000
   #cleanup: Array<() => void> = []
@@ -201,9 +200,7 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
     this.stats = this.#stats
     this.#now = options.now ?? (() => new Date())
     this.#blobPing = options.blobPing ?? true
-    this.closed = new Promise((r) => {
-      this.#closedResolve = r
-    })
+    this.#newLifecycle()
     const self = this
     this.#host = {
       get running() {
@@ -463,7 +460,30 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
     return { address: listener.address, finished: this.closed }
   }
 
+  /** Settles once the driver has shut down (never rejects); a new run() starts a new one. */
+  get closed(): Promise<void> {
+    return this.#closed
+  }
+
+  #newLifecycle(): void {
+    this.#closed = new Promise((r) => {
+      this.#closedResolve = r
+    })
+  }
+
   #claim(): void {
+    if (this.#state === 'closed') {
+      // A driver that has shut down may run again: the model (devices, values, snoop filters)
+      // stays; connections, hardware() and the shutdown signal are new. The in-process server
+      // restarts a driver this way.
+      this.#abort = new AbortController()
+      this.#shutdown = undefined
+      this.#peers = []
+      this.#pingWait = undefined
+      this.#pingResolvers.clear()
+      this.#newLifecycle()
+      this.#state = 'idle'
+    }
     if (this.#state !== 'idle') {
       throw new IndiError(
         'ERR_INDI_CLOSED',
@@ -489,6 +509,7 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
       }),
     )
     for (const fn of this.#pendingSpawns.splice(0)) this.spawn(fn)
+    for (const sub of this.#snoops) sub._resume()
   }
 
   #addPeer(conn: Connection, kind: PeerKind): Peer {

@@ -45,6 +45,8 @@ export class SnoopSubscription implements AsyncIterable<SnoopEvent> {
   #dropped = 0
   #timer: NodeJS.Timeout | undefined
   #cancelled = false
+  /** Between driver shutdown and a new run(): no refresh timer. */
+  #paused = false
 
   /** @internal Created by `driver.snoop()`. */
   constructor(filter: SnoopFilter, hooks: Hooks) {
@@ -98,9 +100,16 @@ export class SnoopSubscription implements AsyncIterable<SnoopEvent> {
     this.#arm()
   }
 
-  /** @internal Driver shut down. */
+  /** @internal Driver shut down: the iterator ends; the filter stays for a later run(). */
   _end(): void {
+    this.#paused = true
     this.#end()
+  }
+
+  /** @internal The driver runs (again). */
+  _resume(): void {
+    this.#paused = false
+    this.#arm()
   }
 
   #end(): void {
@@ -110,7 +119,7 @@ export class SnoopSubscription implements AsyncIterable<SnoopEvent> {
   }
 
   #arm(): void {
-    if (this.refreshAfterMs === undefined || this.#cancelled || this.#ch.closed) return
+    if (this.refreshAfterMs === undefined || this.#cancelled || this.#paused) return
     if (this.#timer !== undefined) clearTimeout(this.#timer)
     this.#timer = setTimeout(() => {
       this.#timer = undefined

@@ -1,7 +1,7 @@
 import { connectionPair } from '@indi-ts/transport'
 import { describe, expect, it } from 'vitest'
 import { Driver, type DriverErrorEvent, silentLogger } from '../src/index.js'
-import { ALL_DEFS } from './expected.js'
+import { ALL_DEFS, DEF_NUM } from './expected.js'
 import { makeDevices, makeDriver, NOW, RawClient, start, xml } from './harness.js'
 
 describe('lifecycle', () => {
@@ -121,12 +121,31 @@ describe('lifecycle', () => {
     expect(d.running).toBe(false)
   })
 
-  it('refuses a second run()', async () => {
+  it('refuses run() while running', async () => {
     const { client, driver } = start(makeDriver())
     await expect(driver.run({ connection: connectionPair()[0] })).rejects.toMatchObject({
       code: 'ERR_INDI_CLOSED',
     })
     client.conn.destroy()
+  })
+
+  it('runs again after shutdown with the same model (in-process server restarts)', async () => {
+    const d = makeDriver()
+    d.snoop({ device: 'Tele' })
+    const first = start(d)
+    d.dev.number('NUM').set('X', 42)
+    await d.close()
+    await first.run
+    const second = start(d)
+    expect(await second.client.exchange(`<getProperties version='1.7' device='Dev' name='NUM'/>`)).toBe(
+      xml(
+        { tag: 'getProperties', version: '1.7', device: 'Tele' },
+        { ...DEF_NUM, members: [{ ...DEF_NUM.members[0]!, value: '42' }, DEF_NUM.members[1]!] },
+      ),
+    )
+    expect(d.running).toBe(true)
+    second.client.conn.destroy()
+    await second.run
   })
 
   it('resolves false for sends after shutdown and ends command iterators', async () => {
