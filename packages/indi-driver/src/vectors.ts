@@ -553,7 +553,8 @@ export abstract class Vector<M extends Member<unknown>, V, VIn, E> {
     }
     let s = `${this.#setPrefix} state="${this.state}"`
     if (tag !== 'setLightVector') s += ` timeout="${this._cachedTimeout(opts)}"`
-    s += ` timestamp="${escapeXml(this._timestamp(opts?.timestamp))}"`
+    // A timestamp is digits, '-', ':', 'T' and '.' (validated when given as text): nothing to escape.
+    s += ` timestamp="${this._timestamp(opts?.timestamp)}"`
     if (opts?.message !== undefined) s += ` message="${escapeXml(opts.message)}"`
     s += '>\n'
     for (const m of this._ordered(ms)) s += this._oneText(m)
