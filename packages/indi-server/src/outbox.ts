@@ -218,7 +218,8 @@ export class Outbox implements PeerCounters {
         }
         chunk = buf
       }
-      for (let i = this.head; i < end; i++) q[i] = undefined
+      // Release what was sent; when everything went, truncating the array below does it at once.
+      if (end < q.length) for (let i = this.head; i < end; i++) q[i] = undefined
       this.delivered += count
       this.live -= count
       this.head = end
