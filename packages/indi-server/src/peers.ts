@@ -72,6 +72,11 @@ export abstract class Peer {
 /** One connected client. */
 export class ClientPeer extends Peer {
   readonly interest = new ClientInterest()
+  /** Keep-alive: `performance.now()` of the last bytes read from this client. */
+  lastRead = performance.now()
+  /** Keep-alive: the uid of our unanswered pingRequest, and when it was sent. */
+  pingUid: string | undefined
+  pingSentAt = 0
   constructor(
     readonly id: number,
     readonly label: string,

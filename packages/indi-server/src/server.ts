@@ -69,6 +69,12 @@ export interface IndiServerOptions {
   /** Framing limits for every peer (largest element, largest BLOB element). */
   limits?: ParserLimits
   /**
+   * Keep-alive, off by default (indiserver has none): a client silent for this long is sent a
+   * `pingRequest` (libindi ≥ 1.9.7 clients answer it; nobody sees it as a message) and is closed
+   * with ERR_INDI_SLOW_PEER if it sends nothing for as long again. Finds dead TCP peers early.
+   */
+  pingIntervalMs?: number
+  /**
    * Remove the line breaks libindi puts every 72 base64 characters when a driver runs over pipes,
    * once per BLOB for all recipients. indiserver sends local drivers' BLOBs as one line, and
    * indi_getprop 1.9.9 decodes line breaks as data (files come out 1.4 % too long). `enclen`
@@ -131,6 +137,9 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
   readonly verbosity: LogLevel
   private readonly logDir: string | undefined
   private readonly compactBlobs: boolean
+  private readonly pingIntervalMs: number
+  private pingTimer: ReturnType<typeof setInterval> | undefined
+  private pingSeq = 0
   private readonly limits: ParserLimits
   private readonly clientLimits: OutboxLimits
   private readonly driverLimits: OutboxLimits
@@ -172,6 +181,7 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     this.verbosity = options.verbosity ?? 0
     this.logDir = options.logDir
     this.compactBlobs = options.compactBlobs ?? true
+    this.pingIntervalMs = options.pingIntervalMs ?? 0
     this.limits = options.limits ?? {}
     // The high-water mark that holds producers back is far below -m, so a flood is backpressured
     // long before anyone is disconnected; 1 MiB is enough to keep a socket write-bound.
@@ -234,6 +244,10 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     cp.framer = new IndiFramer(this.limits)
     cp.outbox = new Outbox(connection, this, this.clientLimits, true)
     this.clients = [...this.clients, cp]
+    if (this.pingIntervalMs > 0 && this.pingTimer === undefined) {
+      this.pingTimer = setInterval(this.keepAlive, Math.max(1, this.pingIntervalMs / 4))
+      this.pingTimer.unref?.()
+    }
     this.log(1, `Client ${cp.id}: new arrival from ${connection.label} - welcome!`)
     const info = clientInfo(cp)
     this.emit('client', info)
@@ -394,6 +408,7 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
   ): Promise<Error | undefined> {
     try {
       for await (const chunk of conn) {
+        if (isClient) (peer as ClientPeer).lastRead = performance.now()
         this.dispatch(peer, framer.push(chunk), isClient)
         if (peer.dropping) return undefined
         for (let gate = this.readGate(isClient); gate; gate = this.readGate(isClient)) {
@@ -479,6 +494,23 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     if (this.clientGating.delete(outbox) || this.driverGating.delete(outbox)) this.releaseGates()
   }
 
+  private readonly keepAlive = (): void => {
+    const now = performance.now()
+    for (const cp of this.clients) {
+      if (cp.pingUid !== undefined) {
+        if (cp.lastRead > cp.pingSentAt) cp.pingUid = undefined
+        else if (now - cp.pingSentAt >= this.pingIntervalMs) {
+          this.log(1, `Client ${cp.id}: no answer to keep-alive ping, shutting down`)
+          this.dropClient(cp, new IndiError('ERR_INDI_SLOW_PEER', `client ${cp.id} did not answer a ping`))
+        }
+      } else if (now - cp.lastRead >= this.pingIntervalMs) {
+        cp.pingUid = `indi-server/${++this.pingSeq}`
+        cp.pingSentAt = now
+        cp.outbox?.push(built({ tag: 'pingRequest', uid: cp.pingUid }))
+      }
+    }
+  }
+
   private readonly flushAll = (): void => {
     this.flushQueued = false
     const dirty = this.dirty
@@ -502,7 +534,10 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     else if (tag === 'pingRequest') {
       this.pong(cp, f)
       return
-    } else if (tag === 'pingReply') return
+    } else if (tag === 'pingReply') {
+      if (cp.pingUid !== undefined && f.attr('uid') === cp.pingUid) cp.pingUid = undefined
+      return
+    }
     this.toDrivers(dev, f, undefined)
     const c0 = tag.charCodeAt(0)
     // set* from a chained upstream server reaches local drivers snooping it.
@@ -949,6 +984,7 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
 
   private async doClose(signal: AbortSignal | undefined): Promise<void> {
     this.closing = true
+    if (this.pingTimer !== undefined) clearInterval(this.pingTimer)
     const onAbort = (): void => {
       for (const dp of this.drivers) {
         dp.process?.kill('SIGKILL')

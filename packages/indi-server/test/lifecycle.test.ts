@@ -156,3 +156,23 @@ describe('-l driver message log (§2.14)', () => {
     )
   })
 })
+
+describe('keep-alive pings (optional)', () => {
+  it('pings a silent client and keeps it while it answers', async () => {
+    start({ pingIntervalMs: 40 })
+    const c = addClient(server)
+    await c.in.until(() => /<pingRequest uid="indi-server\/\d+"\s*\/>/.test(c.in.text))
+    const uid = /<pingRequest uid="([^"]+)"/.exec(c.in.text)![1]!
+    c.send(`<pingReply uid="${uid}"/>`)
+    await c.in.until(() => c.in.count('<pingRequest') >= 2)
+    expect(server.clientStats().map((s) => s.id)).toEqual([c.id])
+  })
+
+  it('closes a client that never answers with ERR_INDI_SLOW_PEER', async () => {
+    start({ pingIntervalMs: 40 })
+    const c = addClient(server)
+    const [, reason] = await once<[unknown, Error | undefined]>(server, 'clientClosed')
+    expect((reason as { code?: string }).code).toBe('ERR_INDI_SLOW_PEER')
+    expect(c.in.has('<pingRequest')).toBe(true)
+  })
+})
