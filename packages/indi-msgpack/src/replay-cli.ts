@@ -96,13 +96,16 @@ function usage(message: string): number {
   return 2
 }
 
+// process.exit rather than exitCode: after sockets were destroyed, Node 20 was seen spinning
+// forever in its exit-time handle cleanup (gdb: Environment::CleanupHandles → uv_run), a
+// finished CLI must not hang.
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code
+    process.exit(code)
   },
   (error: unknown) => {
     const code = IndiError.is(error) ? ` [${error.code}]` : ''
     process.stderr.write(`indi-replay: ${error instanceof Error ? error.message : String(error)}${code}\n`)
-    process.exitCode = 1
+    process.exit(1)
   },
 )

@@ -1,13 +1,15 @@
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { connect, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { buildMessageBytes, type IndiMessage, IndiParser } from '@indi-ts/indi-xml'
 import { listenTcp, type TcpListener } from '@indi-ts/transport-tcp'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { readRecording, recordProxy, SessionRecorder, serveReplay } from '../src/index.js'
 
-// Ports 18140–18144 of this package's range.
+// Ports 18140–18144 and 18148–18149 of this package's range.
 let dir: string
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'indi-msgpack-proxy-'))
@@ -48,6 +50,9 @@ async function upstream(port: number): Promise<TcpListener> {
           }
         } catch {
           // the proxy closed the session
+        } finally {
+          // As indiserver does: a client's end closes its connection.
+          conn.destroy()
         }
       })()
     }
@@ -125,4 +130,34 @@ it('closes a client whose upstream cannot be reached', async () => {
   await proxy.close()
   await recorder.close()
   expect(events).toEqual(['open', 'close failed'])
+})
+
+it('indi-record records until SIGTERM and exits 0', async () => {
+  const cli = fileURLToPath(new URL('../dist/record-cli.js', import.meta.url))
+  const server = await upstream(18148)
+  const path = join(dir, 'cli.indirec')
+  const proc = spawn(process.execPath, [cli, path, '--server', '127.0.0.1:18148', '-p', '18149'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  try {
+    let log = ''
+    await new Promise<void>((resolve, reject) => {
+      proc.stderr?.on('data', (d: Buffer) => {
+        log += d.toString()
+        if (log.includes('listening')) resolve()
+      })
+      proc.once('exit', (code) => reject(new Error(`indi-record exited ${code}: ${log}`)))
+    })
+    await session(18149, 2)
+    const exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)))
+    proc.kill('SIGTERM')
+    expect(await exited).toBe(0)
+    const tags: string[] = []
+    for await (const r of readRecording(path)) if (r.msg) tags.push(r.msg.tag)
+    expect(tags).toEqual(['getProperties', 'defSwitchVector', 'message'])
+  } finally {
+    if (proc.exitCode === null && proc.signalCode === null && proc.pid !== undefined)
+      process.kill(proc.pid, 'SIGKILL')
+    await server.close()
+  }
 })

@@ -339,7 +339,8 @@ describe('indi-replay command', () => {
   const cli = fileURLToPath(new URL('../dist/replay-cli.js', import.meta.url))
   let child: ChildProcess | undefined
   afterEach(() => {
-    if (child?.pid !== undefined && child.exitCode === null) process.kill(child.pid)
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null)
+      process.kill(child.pid, 'SIGKILL')
     child = undefined
   })
 
