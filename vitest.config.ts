@@ -12,6 +12,7 @@ const packages = [
   'indi-driver',
   'indi-server',
   'indi-msgpack',
+  'transport-nats',
 ]
 
 export default defineConfig({

@@ -1,0 +1,2 @@
+/** @indi-ts/transport-nats */
+export {}
