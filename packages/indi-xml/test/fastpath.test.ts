@@ -121,4 +121,20 @@ describe('fast path = resumable path', () => {
       { numRuns: 1000 },
     )
   })
+
+  it.each([
+    ['clean base64, libindi layout', 'AAEC\nAwQF'],
+    ['a non-ASCII byte in the payload', 'AAEC\u00e9AwQF'],
+    ['an entity in the payload', 'AAEC&amp;AwQF'],
+    ['spaces, tabs and CR', ' \tAAEC\r\nAwQF \t'],
+    ['an empty payload', ''],
+  ])('BLOB payload read from bytes equals the general parser: %s', (_what, payload) => {
+    const xml =
+      `<setBLOBVector device='CCD' name='CCD1' state='Ok'>\n<oneBLOB name='CCD1' size='6' format='.fits' enclen='8'>` +
+      `${payload}</oneBLOB>\n</setBLOBVector><newBLOBVector device="D" name="B"><oneBLOB name="b" size="6" format=".x">${payload}</oneBLOB></newBLOBVector>`
+    const b = Buffer.from(xml)
+    const fast = parseView(parse(b))
+    expect(fast.map((e) => (e as { tag?: string }).tag)).toEqual(['setBLOBVector', 'newBLOBVector'])
+    expect(fast).toEqual(withoutFastPath(() => parseView(parse(b))))
+  })
 })
