@@ -6,7 +6,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   CCD,
   connectDevices,
@@ -24,7 +24,7 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18044, 8)
+const nextPort = portBlock(18048, 2)
 
 describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: BLOB policies', (kind) => {
   let server: RunningServer
@@ -40,22 +40,26 @@ describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: BLOB policies', (kin
     return c
   }
 
-  beforeEach(async () => {
+  // One server per kind for the whole file (each test uses its own fresh clients): server start
+  // and connection dominate this file's run time otherwise.
+  beforeAll(async () => {
     server = await startServer({
       kind,
       port: nextPort(),
       drivers: ['indi_simulator_telescope', 'indi_simulator_ccd'],
     })
     control = await waitForDevices(server.port, [SCOPE, CCD])
-    clients.push(control)
     await connectDevices(control, [CCD])
     control.send(`<enableBLOB device="${CCD}">Also</enableBLOB>`)
   })
-  afterEach(async () => {
+  afterEach(() => {
     for (const c of clients.splice(0)) c.close()
-    await server?.stop()
   })
-  afterAll(stopAllServers)
+  afterAll(async () => {
+    control?.close()
+    await server?.stop()
+    await stopAllServers()
+  })
 
   it('sends no BLOB to a client that never enabled them, but the rest of the exposure', async () => {
     const never = await client('')

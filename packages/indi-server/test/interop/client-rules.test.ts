@@ -3,7 +3,7 @@
  * client input (§6 A8): device-limited getProperties, silence before getProperties, a request
  * dribbled one byte per write, several requests in one write, and malformed XML.
  */
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   CCD,
   childNamed,
@@ -21,7 +21,7 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18052, 10)
+const nextPort = portBlock(18052, 2)
 const DRIVERS = ['indi_simulator_telescope', 'indi_simulator_ccd']
 
 describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: what clients receive', (kind) => {
@@ -48,17 +48,21 @@ describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: what clients receive
     }
   }
 
-  beforeEach(async () => {
+  // One server per kind for the whole file (each test uses its own fresh clients): server start
+  // and connection dominate this file's run time otherwise.
+  beforeAll(async () => {
     server = await startServer({ kind, port: nextPort(), drivers: DRIVERS })
     control = await waitForDevices(server.port, [SCOPE, CCD])
-    clients.push(control)
     await connectDevices(control, [SCOPE])
   })
-  afterEach(async () => {
+  afterEach(() => {
     for (const c of clients.splice(0)) c.close()
-    await server?.stop()
   })
-  afterAll(stopAllServers)
+  afterAll(async () => {
+    control?.close()
+    await server?.stop()
+    await stopAllServers()
+  })
 
   it('a client that asked for one device gets nothing about another', async () => {
     const ccdOnly = await connect()

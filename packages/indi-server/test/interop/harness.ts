@@ -310,7 +310,7 @@ beforeEach(() => {
 })
 afterEach((ctx) => {
   if (ctx.task.result?.state !== 'fail') return
-  for (const s of startedThisTest) {
+  for (const s of new Set([...startedThisTest, ...running])) {
     console.log(`[interop] last log lines of ${s.kind} on port ${s.port}:\n${s.log.slice(-40).join('\n')}`)
   }
 })

@@ -21,7 +21,7 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18014, 6)
+const nextPort = portBlock(18040, 8)
 
 describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: routing duties', (kind) => {
   let server: RunningServer
@@ -60,6 +60,28 @@ describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: routing duties', (ki
     // The ping reply is queued behind anything already queued to A (§1.3), so it is a barrier.
     await a.ping('barrier')
     expect(a.elements.filter((e) => e.tag === 'newSwitchVector')).toEqual([])
+  })
+
+  it("forwards a client's new* even when that client resets the connection right after", async () => {
+    // indi_setprop does this: getProperties, newSwitchVector, exit, while the server is still
+    // writing definitions to it; the server's write then fails (EPIPE/ECONNRESET).
+    const [monitor] = clients as [RawClient]
+    const from = monitor.mark()
+    const hasty = await RawClient.connect(server.port)
+    hasty.send('<getProperties version="1.7"/>')
+    await hasty.waitFor(is('defSwitchVector', SCOPE, 'CONNECTION'), 10_000)
+    // Requests ahead of the new* keep the server writing to us while it reads it, widening the
+    // window in which its write fails before the new* has been routed (ours lost it ~1 run in 5
+    // without them).
+    const pings = Array.from({ length: 500 }, (_, i) => `<pingRequest uid="${i}"/>`).join('')
+    hasty.socket.write(`${pings}${newSwitch(SCOPE, 'CONNECTION', ['CONNECT'])}`, () =>
+      hasty.socket.resetAndDestroy(),
+    )
+    await monitor.waitFor(
+      (e) => is('setSwitchVector', SCOPE, 'CONNECTION')(e) && e.attrs.state === 'Ok',
+      10_000,
+      from,
+    )
   })
 
   it('tells clients the device is gone when its driver dies, restarts it and redefines it', async () => {
