@@ -175,15 +175,11 @@ export function connectionCompliance(name: string, factory: PairFactory): void {
     it('drained() resolves once the reader resumes', async () => {
       const [a, b] = await pair()
       await stall(a)
-      let resolved = false
-      const d = a.drained().then(() => {
-        resolved = true
-      })
-      await new Promise((r) => setImmediate(r))
-      expect(resolved).toBe(false)
+      // No "still pending" assertion here: an OS buffer may legitimately take a few more bytes
+      // later. The failure this catches is a drained() that never resolves (a timeout).
+      const d = a.drained()
       const got = collect(b)
       await d
-      expect(resolved).toBe(true)
       await a.end()
       await got
     })
