@@ -750,7 +750,7 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
       } else {
         this.#parseError(ev.error, peer)
         const dev = frame.device
-        if (frame.tag in NEW_KIND && dev !== undefined && this.#devices.get(dev)?.enabled) {
+        if (Object.hasOwn(NEW_KIND, frame.tag) && dev !== undefined && this.#devices.get(dev)?.enabled) {
           this.#refuse(peer, frame.tag, dev, frame.name, `invalid ${frame.tag}: ${ev.error.message}`)
         } else if (dev !== undefined && !this.#devices.has(dev)) {
           this.#snoopError(frame.tag, dev, frame.name, ev.error)

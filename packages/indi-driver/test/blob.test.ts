@@ -225,4 +225,17 @@ describe('BLOB policies on a TCP-listening driver', () => {
     expect(count(await b.exchange(''), 'setNumberVector')).toBe(1)
     expect(driver.running).toBe(true)
   })
+
+  it("emits a typed 'enableBLOB' event for each client's request", async () => {
+    const { connect, driver } = await listening()
+    const seen: string[] = []
+    driver.on('enableBLOB', (e) => {
+      seen.push(`${e.device}/${e.name ?? '*'}=${e.policy}`)
+    })
+    const c = await connect()
+    await c.exchange(
+      `<enableBLOB device='Dev' name='BLOB'>Only</enableBLOB><enableBLOB device='Dev'>Also</enableBLOB>`,
+    )
+    expect(seen).toEqual(['Dev/BLOB=Only', 'Dev/*=Also'])
+  })
 })

@@ -212,4 +212,14 @@ describe('snooping', () => {
     expect(driver.dev.text('TEXT').get('T1')).toBe('hello')
     client.conn.destroy()
   })
+
+  it('snoops everything with an empty filter, global messages included', async () => {
+    const { client, driver } = start(makeDriver())
+    const it = driver.snoop({})[Symbol.asyncIterator]()
+    expect(await client.next('getProperties')).toEqual({ tag: 'getProperties', version: '1.7' })
+    client.send(`<message message='server going down'/>`)
+    const ev = await take(it)
+    expect(ev.type === 'message' && [ev.device, ev.text]).toEqual([undefined, 'server going down'])
+    client.conn.destroy()
+  })
 })
