@@ -67,6 +67,12 @@ export interface DriverOptions<C = unknown> {
    * (indiserver and @indi-ts/indi-server answer), off on direct client connections (listen()).
    */
   blobPing?: boolean
+  /**
+   * Wrap BLOB base64 every N characters; 0 writes one line. Default 72, as libindi drivers write
+   * inline BLOBs (protocol §1.3). Keep 72 under indiserver: in a test, indiserver 1.9.9 stopped
+   * reading a driver that sent a 400 KB single-line BLOB.
+   */
+  blobLineLength?: number
   /** How long to wait for a BLOB ping reply before going on anyway (ms). Default 5000, as libindi. */
   blobPingTimeoutMs?: number
   /** Bytes in the writer queue above which sends wait. Default 256 KiB: a larger queue kept more
@@ -349,7 +355,11 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
     if (this.#state !== 'running') return false
     let size = 0
     for (const b of m.members) size += Math.ceil(b.data.length / 3) * 4
-    this.#writer.pushStream(buildBlobChunks(m, { chunkBytes: 64 * 1024 }), size, this.#meta(m, undefined))
+    this.#writer.pushStream(
+      buildBlobChunks(m, { chunkBytes: 64 * 1024, blobLineLength: this.#opts.blobLineLength ?? 72 }),
+      size,
+      this.#meta(m, undefined),
+    )
     if (ping) {
       const uid = `SetBLOB/${++this.#pingSeq}`
       this.#writer.pushText(buildMessage({ tag: 'pingRequest', uid }), {
