@@ -106,11 +106,10 @@ let spanEnd = 0
  * `bytes` is read took framing from ~0.7M to ~1.6M frames/s with the fast path (bench/parse.mjs).
  */
 class Frame implements RawFrame {
-  // On the prototype (below), not per object: two fewer fields to write for every frame.
-  declare readonly kind: 'frame'
-  get frame(): RawFrame {
-    return this
-  }
+  // Own fields, not prototype members: an event that is spread or cloned keeps them. (Prototype
+  // members measured ~2% faster, within noise.)
+  readonly kind = 'frame' as const
+  readonly frame: RawFrame = this
   readonly tag: string
   private readonly src: Buffer
   private readonly start: number
@@ -198,8 +197,6 @@ class Frame implements RawFrame {
     return typeof d === 'string' ? d : t
   }
 }
-
-Object.defineProperty(Frame.prototype, 'kind', { value: 'frame', enumerable: true })
 
 /**
  * Raw framing mode: splits a byte stream into top-level elements without building messages.
