@@ -136,6 +136,8 @@ export type BlobInput =
   | string
   | { data: Uint8Array; format?: string; size?: number }
   | { path: string; format?: string; size?: number }
+  /** A Node Readable, a web ReadableStream or any async iterable of bytes, read when sent. */
+  | { stream: AsyncIterable<Uint8Array>; format?: string; size?: number }
 
 // ---------------------------------------------------------------- members
 
@@ -248,6 +250,7 @@ export class LightMember extends Member<PropertyState> {
 export interface BlobValue {
   data?: Uint8Array
   path?: string
+  stream?: AsyncIterable<Uint8Array>
   format?: string
   size?: number
 }
@@ -276,7 +279,7 @@ export class BlobMember extends Member<BlobValue | undefined> {
     let value: BlobValue
     if (v instanceof Uint8Array) value = { data: v }
     else if (typeof v === 'string') value = { path: v }
-    else if (typeof v === 'object' && v !== null && ('data' in v || 'path' in v)) {
+    else if (typeof v === 'object' && v !== null && ('data' in v || 'path' in v || 'stream' in v)) {
       const o = v as BlobValue
       if (o.data !== undefined && !(o.data instanceof Uint8Array)) {
         throw new IndiError('ERR_INDI_INVALID_VALUE', `${this.name}: BLOB data must be a Uint8Array`)
@@ -285,7 +288,7 @@ export class BlobMember extends Member<BlobValue | undefined> {
     } else {
       throw new IndiError(
         'ERR_INDI_INVALID_VALUE',
-        `${this.name}: a BLOB is a Uint8Array, a file path or {data|path}`,
+        `${this.name}: a BLOB is a Uint8Array, a file path or {data|path|stream}`,
       )
     }
     this._value = value
@@ -911,7 +914,7 @@ export class BlobVector extends PermVector<BlobMember, BlobValue | undefined, Bl
     const members: OneBlob[] = []
     for (const m of withValue) {
       const v = m.value!
-      const data = v.data ?? (await readFile(v.path!))
+      const data = v.data ?? (v.path !== undefined ? await readFile(v.path) : await readAll(v.stream!))
       members.push(blobOne(m, data, v))
     }
     const msg: SetBlobVector = this._setMsg('setBLOBVector', members, opts)
@@ -919,6 +922,13 @@ export class BlobVector extends PermVector<BlobMember, BlobValue | undefined, Bl
     this._lastSentState = this.state
     return host.queueBlob(msg, opts?.signal)
   }
+}
+
+/** Reads a byte stream to the end (the BLOB's `size` and `enclen` are needed before it is written). */
+async function readAll(stream: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  for await (const p of stream) parts.push(p)
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts)
 }
 
 function blobOne(m: BlobMember, data: Uint8Array, v: BlobValue): OneBlob {

@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import type { SetBlobVector } from '@indi-ts/indi-xml'
 import { connectTcp } from '@indi-ts/transport-tcp'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -101,6 +102,14 @@ describe('BLOB sending to a server', () => {
     const { client, driver } = start(makeDriver())
     await driver.dev.blob('BLOB').sendSet({ state: 'Busy' })
     expect(await client.exchange('')).toBe(xml({ ...setBlob(FRAME), state: 'Busy', members: [] }))
+    client.conn.destroy()
+  })
+
+  it('reads a stream to its end and sends it', async () => {
+    const { client, driver } = start(makeDriver({ blobPing: false }))
+    const stream = Readable.from([FRAME.subarray(0, 10), FRAME.subarray(10)])
+    await driver.dev.blob('BLOB').set('B1', { stream, format: '.fits' }).sendSet({ state: 'Ok' })
+    expect(await client.exchange('')).toBe(xml(setBlob(FRAME)))
     client.conn.destroy()
   })
 
