@@ -1,4 +1,4 @@
-import { IndiError } from '@indi-ts/indi-xml'
+import { IndiError } from '@indi-ts/indi-xml/errors'
 
 /**
  * An operation on a queue, fan-out or subscriber that has been closed: `put`/`tryPut`/`publish`/
