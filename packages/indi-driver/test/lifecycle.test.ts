@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import { connectionPair } from '@indi-ts/transport'
 import { describe, expect, it } from 'vitest'
 import { Driver, type DriverErrorEvent, silentLogger } from '../src/index.js'
@@ -175,5 +176,18 @@ describe('lifecycle', () => {
     expect(reason).toMatchObject({ code: 'ERR_INDI_SLOW_PEER' })
     await run
     expect(d.running).toBe(false)
+  })
+
+  it('leaves no listener on the run signal after 1 000 runs and shutdowns', async () => {
+    const d = makeDriver()
+    const ac = new AbortController()
+    for (let i = 0; i < 1000; i++) {
+      const [a, b] = connectionPair()
+      const run = d.run({ connection: a, signal: ac.signal })
+      await d.close()
+      await run
+      b.destroy()
+    }
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0)
   })
 })
