@@ -3,6 +3,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import type { IndiMessage } from '@indi-ts/indi-xml'
 import { IndiParser } from '@indi-ts/indi-xml'
+import ts from 'typescript'
 import { afterEach, describe, expect, it } from 'vitest'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/thermo-driver.mjs', import.meta.url))
@@ -100,7 +101,13 @@ describe('the README example', () => {
     const code = /```ts\n([\s\S]*?)```/.exec(readme)?.[1]
     expect(code).toContain('new Thermostat')
     const file = fileURLToPath(new URL(`./fixtures/readme-example-${process.pid}.mjs`, import.meta.url))
-    await writeFile(file, code!)
+    // Transpiled, not type-checked here: the block is TypeScript; the test proves it runs.
+    await writeFile(
+      file,
+      ts.transpileModule(code!, {
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+      }).outputText,
+    )
     try {
       const d = spawnDriver(file)
       children.push(d.child)
@@ -114,6 +121,30 @@ describe('the README example', () => {
       )
       d.child.stdin!.end()
       expect(await d.exited).toBe(0)
+    } finally {
+      await rm(file, { force: true })
+    }
+  })
+
+  it('type-checks under strict settings', async () => {
+    const readme = await readFile(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8')
+    const code = /```ts\n([\s\S]*?)```/.exec(readme)?.[1]
+    const file = fileURLToPath(new URL(`./fixtures/readme-example-${process.pid}.mts`, import.meta.url))
+    await writeFile(file, code!)
+    try {
+      const program = ts.createProgram([file], {
+        strict: true,
+        noEmit: true,
+        module: ts.ModuleKind.NodeNext,
+        moduleResolution: ts.ModuleResolutionKind.NodeNext,
+        target: ts.ScriptTarget.ES2022,
+        types: ['node'],
+        skipLibCheck: true,
+      })
+      const problems = ts
+        .getPreEmitDiagnostics(program)
+        .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))
+      expect(problems).toEqual([])
     } finally {
       await rm(file, { force: true })
     }
