@@ -114,8 +114,10 @@ export class FanController extends Driver {
     this.fan = fan
     this.fanSpeed = fanSpeed
     // indipydriver: send_getProperties / snoop in hardware(); here the request is recorded now and
-    // sent as soon as the driver runs (and again after each reconnection).
-    this.snoop({ device: watch, vector: 'TEMPERATURE' })
+    // sent as soon as the driver runs (and again after each reconnection). The whole device, not
+    // just TEMPERATURE: when a driver dies, servers send `<delProperty device=…/>` without a name,
+    // and indiserver (findSDevice) gives that only to drivers snooping the whole device.
+    this.snoop({ device: watch })
   }
 
   /** indipydriver's `rxevent`: one client request; the vectors tell which. */
