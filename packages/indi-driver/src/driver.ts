@@ -1,3 +1,4 @@
+import { BoundedQueue } from '@indi-ts/indi-queue'
 import type {
   BlobPolicy,
   DefVector,
@@ -42,7 +43,7 @@ import type { RangePolicy, SendHost } from './host.js'
 import { type Logger, stderrLogger } from './logger.js'
 import { type OutMeta, Peer, type PeerKind } from './peer.js'
 import { type SnoopFilter, type SnoopInfo, SnoopSubscription } from './snoop.js'
-import { Channel, checkName, Emitter } from './util.js'
+import { checkName, Emitter } from './util.js'
 import type { AnyVector, BlobVector, NumberVector, SwitchVector, TextVector } from './vectors.js'
 import { Writer } from './writer.js'
 
@@ -183,7 +184,7 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
   #abort = new AbortController()
   readonly #tasks = new Set<Promise<void>>()
   readonly #pendingSpawns: Array<(signal: AbortSignal) => Promise<void>> = []
-  readonly #commands = new Set<Channel<NewVectorEvent>>()
+  readonly #commands = new Set<BoundedQueue<NewVectorEvent>>()
   readonly #snoops = new Set<SnoopSubscription>()
   readonly #blobSnoops = new Map<string, { device: string; name: string | undefined; policy: BlobPolicy }>()
   #snoopTail: Promise<void> = Promise.resolve()
@@ -627,17 +628,19 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
    * iterator buffers up to 256 events; while it is full, handling of that vector waits for it.
    */
   commands(options: { signal?: AbortSignal } = {}): AsyncIterable<NewVectorEvent> {
-    const ch = new Channel<NewVectorEvent>(256)
+    const ch = new BoundedQueue<NewVectorEvent>(256)
     this.#commands.add(ch)
+    const signal = options.signal
     const done = (): void => {
       ch.close()
       this.#commands.delete(ch)
+      signal?.removeEventListener('abort', done)
     }
-    if (options.signal?.aborted || this.#state === 'closed') done()
-    else options.signal?.addEventListener('abort', done, { once: true })
+    if (signal?.aborted || this.#state === 'closed') done()
+    else signal?.addEventListener('abort', done, { once: true })
     return {
       [Symbol.asyncIterator]: () => {
-        const it = ch[Symbol.asyncIterator]()
+        const it = ch.values()
         return {
           next: () => it.next(),
           return: async () => {

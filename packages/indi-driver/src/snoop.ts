@@ -1,5 +1,5 @@
+import { BoundedQueue } from '@indi-ts/indi-queue'
 import type { SnoopEvent } from './events.js'
-import { Channel } from './util.js'
 
 /** What to snoop: everything, one device, or one vector of a device. */
 export interface SnoopFilter {
@@ -38,7 +38,7 @@ export class SnoopSubscription implements AsyncIterable<SnoopEvent> {
   readonly device: string | undefined
   readonly vector: string | undefined
   readonly refreshAfterMs: number | undefined
-  readonly #ch: Channel<SnoopEvent>
+  readonly #ch: BoundedQueue<SnoopEvent>
   readonly #hooks: Hooks
   #lastSeen: Date | undefined
   #received = 0
@@ -53,7 +53,7 @@ export class SnoopSubscription implements AsyncIterable<SnoopEvent> {
     this.device = filter.device
     this.vector = filter.vector
     this.refreshAfterMs = filter.refreshAfterMs
-    this.#ch = new Channel(filter.buffer ?? 256)
+    this.#ch = new BoundedQueue(filter.buffer ?? 256)
     this.#hooks = hooks
     this.#arm()
   }
@@ -93,7 +93,10 @@ export class SnoopSubscription implements AsyncIterable<SnoopEvent> {
   _push(ev: SnoopEvent): void {
     this.#lastSeen = new Date()
     this.#received++
-    if (this.#ch.offer(ev) !== undefined) {
+    if (!this.#ch.closed && !this.#ch.tryPut(ev)) {
+      // Full because nobody reads: keep the newest (snooped state supersedes older state).
+      this.#ch.tryGet()
+      this.#ch.tryPut(ev)
       this.#dropped++
       this.#hooks.onDrop()
     }
@@ -130,6 +133,6 @@ export class SnoopSubscription implements AsyncIterable<SnoopEvent> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<SnoopEvent> {
-    return this.#ch[Symbol.asyncIterator]()
+    return this.#ch.values()
   }
 }
