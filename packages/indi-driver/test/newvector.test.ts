@@ -6,6 +6,7 @@ import {
   type NewTextEvent,
   type NewVectorEvent,
   silentLogger,
+  type TextVector,
 } from '../src/index.js'
 import { makeDevices, makeDriver, NOW, type RawClient, start, TS, xml } from './harness.js'
 
@@ -284,5 +285,48 @@ describe('client events', () => {
     expect(got[0]!.timestamp).toBeUndefined()
     expect(got[0]!.rawTimestamp).toBe('soon')
     expect(driver.stats.badTimestamps).toBe(1)
+  })
+
+  it('answers a client new* of each settable kind with the exact set* the handler sends', async () => {
+    const d = makeDriver()
+    d.dev.blob('BLOB').perm = 'rw'
+    for (const v of d.dev) {
+      if (v.kind === 'Light') continue
+      ;(v as TextVector).onNew(async (e) => {
+        e.apply()
+        await v.sendSet({ state: 'Ok', members: [...e.values.keys()] })
+      })
+    }
+    const { client } = start(d)
+    open.push(client)
+    const data = Buffer.from('frame')
+    const out = await client.exchange(
+      `<newTextVector device='Dev' name='TEXT'><oneText name='T1'>new text</oneText></newTextVector>` +
+        `<newSwitchVector device='Dev' name='SW'><oneSwitch name='B'>On</oneSwitch></newSwitchVector>` +
+        `<newBLOBVector device='Dev' name='BLOB'><oneBLOB name='B1' size='5' format='.raw'>${data.toString('base64')}</oneBLOB></newBLOBVector>`,
+    )
+    const head = { device: 'Dev', timestamp: TS, state: 'Ok' as const, timeout: '0' }
+    expect(out).toBe(
+      xml(
+        { tag: 'setTextVector', name: 'TEXT', ...head, members: [{ name: 'T1', value: 'new text' }] },
+        {
+          tag: 'setSwitchVector',
+          name: 'SW',
+          ...head,
+          members: [
+            { name: 'A', value: 'Off' },
+            { name: 'C', value: 'Off' },
+            { name: 'B', value: 'On' },
+          ],
+        },
+        {
+          tag: 'setBLOBVector',
+          name: 'BLOB',
+          ...head,
+          members: [{ name: 'B1', size: 5, format: '.raw', data }],
+        },
+        { tag: 'pingRequest', uid: 'SetBLOB/1' },
+      ),
+    )
   })
 })
