@@ -193,7 +193,8 @@ export function buildTable(results, refId, oursId, extraIds = []) {
       Number.isFinite(ours[row.key]) &&
       ref[row.key] !== 0
     ) {
-      ratio = `${(ours[row.key] / ref[row.key]).toFixed(2)}×${row.lower ? ' (lower is better)' : ''}`
+      const x = ours[row.key] / ref[row.key]
+      ratio = `${x >= 100 ? fmtInt(x) : x.toFixed(2)}×${row.lower ? ' (lower is better)' : ''}`
     }
     let status = '—'
     if (row.goal) {
@@ -288,7 +289,7 @@ export function svgChart(table, meta) {
     const bar = (v, label, yy, color) => {
       const w = Math.max(1, (v / max) * barW)
       out.push(`<rect x="${left}" y="${yy}" width="${w.toFixed(1)}" height="16" fill="${color}"/>`)
-      out.push(`<text x="${left + w + 6}" y="${yy + 12}">${xmlEsc(label)}</text>`)
+      out.push(`<text x="${(left + w + 6).toFixed(1)}" y="${yy + 12}">${xmlEsc(label)}</text>`)
     }
     bar(a, r.indilib, y + 4, '#9e9e9e')
     bar(b, r.indits, y + 22, r.status === 'MISSED' ? '#d62728' : '#1f77b4')
