@@ -271,6 +271,7 @@ export function svgChart(table, meta) {
   const H = top + rows.length * rowH + 50
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<title>indi-ts vs indilib benchmark, ${xmlEsc(meta.date)}</title>`,
     `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
     `<text x="12" y="22" font-size="16" font-weight="bold">indi-ts vs indilib (${xmlEsc(meta.indiserverVersion ?? 'indiserver')}): medians of ${meta.runs} runs</text>`,
     `<text x="12" y="40" fill="#555">${xmlEsc(`${meta.cpu} ×${meta.cores} · node ${meta.node} · ${meta.gitSha.slice(0, 10)} · ${meta.date}`)}</text>`,
