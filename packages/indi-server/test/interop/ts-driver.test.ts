@@ -23,7 +23,7 @@ import {
   waitForDevices,
 } from './harness.js'
 
-const nextPort = portBlock(18020, 8)
+const nextPort = portBlock(18054, 10)
 const DEVICE = 'TS Fixture'
 const driverPath = resolve(fixturesDir, 'ts-fixture-driver.mjs')
 
@@ -97,6 +97,34 @@ describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: an @indi-ts/indi-dri
     expect((await setprop(server.port, [`${DEVICE}.NOTE.TEXT=clear skies at -5 °C`])).code).toBe(0)
     await watcher.waitFor(
       okSet('setTextVector', 'NOTE', 'TEXT', (t) => t === 'clear skies at -5 °C'),
+      10_000,
+      from,
+    )
+  })
+
+  it('indi_setprop typed forms (-n, -s, -x) reach the driver without a definition round trip', async () => {
+    const from = watcher.mark()
+    const typed = await setprop(server.port, [
+      '-n',
+      `${DEVICE}.TARGET.TEMPERATURE;HOUR_ANGLE=-7.5;2:15`,
+      '-s',
+      `${DEVICE}.MODE.COOL=On`,
+      '-x',
+      `${DEVICE}.NOTE.TEXT=typed`,
+    ])
+    expect(typed.code).toBe(0)
+    await watcher.waitFor(
+      okSet('setNumberVector', 'TARGET', 'HOUR_ANGLE', (t) => Number(t) === 2.25),
+      10_000,
+      from,
+    )
+    await watcher.waitFor(
+      okSet('setSwitchVector', 'MODE', 'COOL', (t) => t === 'On'),
+      10_000,
+      from,
+    )
+    await watcher.waitFor(
+      okSet('setTextVector', 'NOTE', 'TEXT', (t) => t === 'typed'),
       10_000,
       from,
     )
