@@ -31,6 +31,14 @@ export interface CliOptions {
   maxConnections?: number
   /** `--allow`: addresses or CIDR ranges allowed to connect (comma-separated, repeatable). */
   allow: string[]
+  /** `--nats`: NATS server URL(s) to export/import devices through (@indi-ts/transport-nats). */
+  nats: string[]
+  /** `--nats-site`: this server's site name on NATS; default the host name. */
+  natsSite?: string
+  /** `--nats-export`: globs on device names to export (repeatable). */
+  natsExport: string[]
+  /** `--nats-import`: globs on device names to import from other sites (repeatable). */
+  natsImport: string[]
   /** Drivers and remotes, in order. */
   drivers: DriverArg[]
   /** `--help` / `-h`. */
@@ -58,9 +66,14 @@ A drop-in replacement for indilib's indiserver.
  --host a             : listen address, default 127.0.0.1 (indiserver listens on all; use 0.0.0.0 or ::)
  --max-connections n  : refuse clients beyond n with an INDI message
  --allow list         : only accept clients from these addresses or CIDR ranges (comma-separated)
+ --nats url           : export/import devices through this NATS server (repeatable for a cluster);
+                        needs the optional package @indi-ts/transport-nats
+ --nats-site name     : this server's site name on NATS, default the host name
+ --nats-export glob   : export devices whose name matches (repeatable, e.g. 'Telescope*')
+ --nats-import glob   : import devices of other sites whose name matches (repeatable, e.g. '*')
  -h, --help           : this text
 driver    : executable (searched on PATH) or [device]@host[:port]
-With no driver and no -f, prints this text and exits with status 2.
+With no driver, no -f and no --nats-import, prints this text and exits with status 2.
 `
 
 function usageError(message: string): IndiError {
@@ -149,6 +162,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     verbosity: 0,
     host: '127.0.0.1',
     allow: [],
+    nats: [],
+    natsExport: [],
+    natsImport: [],
     drivers: [],
     help: false,
   }
@@ -176,6 +192,17 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         case '--allow':
           o.allow.push(...allowArg(value()))
           break
+        case '--nats':
+        case '--nats-site':
+        case '--nats-export':
+        case '--nats-import': {
+          const v = value()
+          if (!v) throw usageError(`${flag} needs a value`)
+          if (flag === '--nats') o.nats.push(v)
+          else if (flag === '--nats-site') o.natsSite = v
+          else (flag === '--nats-export' ? o.natsExport : o.natsImport).push(v)
+          break
+        }
         default:
           throw usageError(`unknown option ${flag}`)
       }
@@ -228,5 +255,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     }
     o.drivers.push(parseDriverArg(arg))
   }
+  const natsRoles = o.natsExport.length + o.natsImport.length
+  if (o.nats.length === 0 && (natsRoles > 0 || o.natsSite !== undefined))
+    throw usageError('--nats-export, --nats-import and --nats-site need --nats URL')
+  if (o.nats.length > 0 && natsRoles === 0) throw usageError('--nats needs --nats-export or --nats-import')
   return o
 }

@@ -25,7 +25,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(USAGE)
     return 0
   }
-  if (opts.drivers.length === 0 && opts.fifo === undefined) {
+  if (opts.drivers.length === 0 && opts.fifo === undefined && opts.natsImport.length === 0) {
     process.stderr.write(USAGE)
     return 2
   }
@@ -47,11 +47,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     settle = resolve
   })
   let fifo: FifoWatcher | undefined
+  let nats: NatsBridgeLike | undefined
   let stopping = false
   const stop = async (code: number): Promise<void> => {
     if (stopping) return
     stopping = true
     fifo?.close()
+    await nats?.close().catch(() => undefined)
     await server.close({ signal: AbortSignal.timeout(10_000) }).catch(() => undefined)
     settle(code)
   }
@@ -72,6 +74,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   for (const d of opts.drivers) {
     if (d.kind === 'exec') server.addExecutable({ command: d.command })
     else server.addRemote({ host: d.host, port: d.port, ...(d.device ? { device: d.device } : {}) })
+  }
+  if (opts.nats.length > 0) {
+    try {
+      nats = await startNats(server, opts)
+    } catch (err) {
+      say(`--nats: ${(err as Error).message}`)
+      await server.close()
+      return 1
+    }
   }
   if (opts.fifo !== undefined) {
     try {
@@ -102,6 +113,40 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.off('SIGINT', onSignal)
   process.off('SIGTERM', onSignal)
   return code
+}
+
+/** What the CLI uses of @indi-ts/transport-nats (typed here: it is an optional peer, not a dependency). */
+interface NatsBridgeLike {
+  attach(server: IndiServer): unknown
+  start(): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * Loads @indi-ts/transport-nats only when --nats is given (a static import would be a layering
+ * cycle) and plugs it in: exported devices through a client connection, imported ones through a
+ * driver connection. Connecting goes on in the background: local drivers are served meanwhile.
+ */
+async function startNats(server: IndiServer, opts: ReturnType<typeof parseArgs>): Promise<NatsBridgeLike> {
+  const specifier = '@indi-ts/transport-nats'
+  let mod: { NatsBridge: new (options: Record<string, unknown>) => NatsBridgeLike }
+  try {
+    mod = await import(specifier)
+  } catch (err) {
+    throw new Error(`cannot load ${specifier} (npm i ${specifier}): ${(err as Error).message}`)
+  }
+  const bridge = new mod.NatsBridge({
+    servers: opts.nats,
+    export: opts.natsExport,
+    import: opts.natsImport,
+    ...(opts.natsSite !== undefined ? { site: opts.natsSite } : {}),
+    logger: (level: number, text: string) => {
+      if (level <= opts.verbosity) process.stderr.write(`${logTimestamp()}: ${text}\n`)
+    },
+  })
+  bridge.attach(server)
+  bridge.start().catch(() => undefined)
+  return bridge
 }
 
 main(process.argv.slice(2)).then(
