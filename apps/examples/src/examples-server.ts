@@ -7,6 +7,7 @@ import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { IndiServer } from '@indi-ts/indi-server'
 import { createCamera } from './camera.js'
+import { makeLedDriver } from './led.js'
 import { createRelays } from './relays.js'
 import { FanController } from './snooper.js'
 import { createThermostat } from './thermostat.js'
@@ -41,6 +42,7 @@ export async function startExamples(options: ExamplesOptions = {}): Promise<Indi
   server.addDriver(createRelays(), { name: 'relays' })
   server.addDriver(createCamera(), { name: 'camera' })
   server.addDriver(new FanController({ watch: 'Thermostat' }), { name: 'fan-controller' })
+  server.addDriver(makeLedDriver(), { name: 'led' })
   if (options.telescope ?? true) {
     if (findOnPath('indi_simulator_telescope') !== undefined) {
       server.addExecutable({ command: 'indi_simulator_telescope' })

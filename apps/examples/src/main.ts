@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm start`: one INDI server on 127.0.0.1:7624 with every example driver running in-process
- * (thermostat, relay board, camera, fan controller snooping the thermostat) plus, when indilib is
+ * (thermostat, relay board, camera, fan controller snooping the thermostat, LED) plus, when indilib is
  * installed, its C++ `indi_simulator_telescope` as an executable driver. Point `indi_getprop -p
  * 7624`, KStars/Ekos or any INDI client at it.
  *

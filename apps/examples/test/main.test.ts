@@ -14,6 +14,7 @@ const DEVICES = [
   'Relay Board',
   'Camera',
   'Fan Controller',
+  'LED',
   ...(hasTelescope ? ['Telescope Simulator'] : []),
 ]
 

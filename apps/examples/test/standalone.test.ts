@@ -17,6 +17,7 @@ const EXPECTED: Record<string, { device: string; last: string }> = {
   relays: { device: 'Relay Board', last: 'OUTPUTS' },
   camera: { device: 'Camera', last: 'CCD1' },
   snooper: { device: 'Fan Controller', last: 'FAN_SPEED' },
+  led: { device: 'LED', last: 'LED' },
 }
 
 describe('example drivers as executables over stdio', () => {

@@ -49,11 +49,12 @@ describe.skipIf(!hasIndi)("example drivers under indilib's indiserver", () => {
       examplesPath('bin/snooper'),
       examplesPath('bin/relays'),
       examplesPath('bin/camera'),
+      examplesPath('bin/led'),
     ])
     await server.waitStderr(`listening to port ${PORT}`)
     // Every driver has answered the server's getProperties once indi_getprop lists its last vector.
     await until(
-      '"Camera.CCD_INFO.CCD_MAX_X">0 && "Relay Board.OUTPUTS.RELAY4"==0 && "Fan Controller.FAN_SPEED.RPM"==0',
+      '"Camera.CCD_INFO.CCD_MAX_X">0 && "Relay Board.OUTPUTS.RELAY4"==0 && "Fan Controller.FAN_SPEED.RPM"==0 && "LED.LED.LIT"==0',
     )
   })
 
@@ -91,6 +92,11 @@ describe.skipIf(!hasIndi)("example drivers under indilib's indiserver", () => {
     await until('"Fan Controller.FAN.RUNNING"==1 && "Fan Controller.WATCHED.CELSIUS">15.2')
     await until('"Fan Controller.FAN_SPEED.RPM"==1200')
     expect(server.stderr()).toContain('snooping on Thermostat')
+  })
+
+  it('the LED driver (migration guide example) lights up on indi_setprop', async () => {
+    await setprop('LED.LED.LIT=On')
+    await until('"LED.LED.LIT"==1 && "LED.LED._STATE"==1')
   })
 
   it('relays: a OneOfMany switch set with indi_setprop turns the others Off', async () => {
