@@ -10,7 +10,7 @@ import type {
   SwitchState,
 } from '@indi-ts/indi-xml'
 import { IndiError } from '@indi-ts/indi-xml'
-import { BinaryFormatError, encodeWith, MsgReader, type MsgSink } from './msgpack.js'
+import { BinaryFormatError, nested, packWire, unpackWire, type Wire } from './pack.js'
 
 /**
  * Stable tag codes of the binary format (version 1). A message is one msgpack array whose first
@@ -47,62 +47,73 @@ const RULES: readonly SwitchRule[] = ['OneOfMany', 'AtMostOne', 'AnyOfMany']
 const SWITCHES: readonly SwitchState[] = ['Off', 'On']
 const POLICIES: readonly BlobPolicy[] = ['Never', 'Also', 'Only']
 
+function invalid(what: string): never {
+  throw new IndiError('ERR_INDI_INVALID_VALUE', what)
+}
+
 function enumCode<T extends string>(values: readonly T[], value: T, what: string): number {
   const i = values.indexOf(value)
-  if (i < 0) throw new IndiError('ERR_INDI_INVALID_VALUE', `bad ${what} ${JSON.stringify(value)}`)
+  if (i < 0) invalid(`bad ${what} ${JSON.stringify(value)}`)
   return i
 }
 
-/** Writes one message as a msgpack array. Exported for record encoding (a message nested in a record). */
-export function writeMessage(w: MsgSink, m: IndiMessage): void {
+// msgpackr would happily pack any JS value; these keep the wire to the schema and reject the
+// rest with ERR_INDI_INVALID_VALUE, as the model's types promise.
+function str(s: unknown): string {
+  if (typeof s !== 'string') invalid(`expected a string, got ${typeof s}`)
+  return s
+}
+function optStr(s: unknown): string | null {
+  return s === undefined ? null : str(s)
+}
+function num(n: unknown): number {
+  if (typeof n !== 'number') invalid(`expected a number, got ${typeof n}`)
+  return n
+}
+function bin(b: unknown): Uint8Array {
+  if (!(b instanceof Uint8Array)) invalid('expected a Uint8Array for BLOB data')
+  return b
+}
+function list<T>(members: unknown, each: (e: T) => Wire): Wire[] {
+  if (!Array.isArray(members)) invalid('members is not an array')
+  return members.map(each)
+}
+
+/** One message as its msgpack array (see the README's wire format). Exported for records. */
+export function messageToWire(m: IndiMessage): Wire {
   const code = TAG_INDEX.get(m.tag)
-  if (code === undefined) {
-    throw new IndiError('ERR_INDI_INVALID_VALUE', `not an INDI message tag: ${String(m.tag)}`)
-  }
+  if (code === undefined) invalid(`not an INDI message tag: ${String(m.tag)}`)
   switch (m.tag) {
     case 'getProperties':
-      w.array(4)
-      w.uint(code)
-      w.optStr(m.version)
-      w.optStr(m.device)
-      w.optStr(m.name)
-      return
+      return [code, optStr(m.version), optStr(m.device), optStr(m.name)]
     case 'enableBLOB':
-      w.array(4)
-      w.uint(code)
-      w.str(m.device)
-      w.optStr(m.name)
-      w.uint(enumCode(POLICIES, m.policy, 'BLOB policy'))
-      return
+      return [code, str(m.device), optStr(m.name), enumCode(POLICIES, m.policy, 'BLOB policy')]
     case 'pingRequest':
     case 'pingReply':
-      w.array(2)
-      w.uint(code)
-      w.str(m.uid)
-      return
+      return [code, str(m.uid)]
     case 'defTextVector':
     case 'defNumberVector':
     case 'defSwitchVector':
     case 'defLightVector':
     case 'defBLOBVector': {
-      const light = m.tag === 'defLightVector'
       // [code, device, name, timestamp, message, label, group, state, (perm, (rule), timeout), members]
-      w.array(light ? 9 : m.tag === 'defSwitchVector' ? 12 : 11)
-      w.uint(code)
-      w.str(m.device)
-      w.str(m.name)
-      w.optStr(m.timestamp)
-      w.optStr(m.message)
-      w.optStr(m.label)
-      w.optStr(m.group)
-      w.uint(enumCode(STATES, m.state, 'state'))
+      const w: Wire[] = [
+        code,
+        str(m.device),
+        str(m.name),
+        optStr(m.timestamp),
+        optStr(m.message),
+        optStr(m.label),
+        optStr(m.group),
+        enumCode(STATES, m.state, 'state'),
+      ]
       if (m.tag !== 'defLightVector') {
-        w.uint(enumCode(PERMS, m.perm, 'perm'))
-        if (m.tag === 'defSwitchVector') w.uint(enumCode(RULES, m.rule, 'rule'))
-        w.optStr(m.timeout)
+        w.push(enumCode(PERMS, m.perm, 'perm'))
+        if (m.tag === 'defSwitchVector') w.push(enumCode(RULES, m.rule, 'rule'))
+        w.push(optStr(m.timeout))
       }
-      writeDefMembers(w, m)
-      return
+      w.push(defMembers(m))
+      return w
     }
     case 'setTextVector':
     case 'setNumberVector':
@@ -110,429 +121,403 @@ export function writeMessage(w: MsgSink, m: IndiMessage): void {
     case 'setLightVector':
     case 'setBLOBVector': {
       // [code, device, name, timestamp, message, state, (timeout), members]
-      w.array(m.tag === 'setLightVector' ? 7 : 8)
-      w.uint(code)
-      w.str(m.device)
-      w.str(m.name)
-      w.optStr(m.timestamp)
-      w.optStr(m.message)
-      if (m.state === undefined) w.nil()
-      else w.uint(enumCode(STATES, m.state, 'state'))
-      if (m.tag !== 'setLightVector') w.optStr(m.timeout)
-      writeOneMembers(w, m)
-      return
+      const w: Wire[] = [
+        code,
+        str(m.device),
+        str(m.name),
+        optStr(m.timestamp),
+        optStr(m.message),
+        m.state === undefined ? null : enumCode(STATES, m.state, 'state'),
+      ]
+      if (m.tag !== 'setLightVector') w.push(optStr(m.timeout))
+      w.push(oneMembers(m))
+      return w
     }
     case 'newTextVector':
     case 'newNumberVector':
     case 'newSwitchVector':
     case 'newBLOBVector':
-      // [code, device, name, timestamp, members]
-      w.array(5)
-      w.uint(code)
-      w.str(m.device)
-      w.str(m.name)
-      w.optStr(m.timestamp)
-      writeOneMembers(w, m)
-      return
+      return [code, str(m.device), str(m.name), optStr(m.timestamp), oneMembers(m)]
     case 'message':
-      w.array(4)
-      w.uint(code)
-      w.optStr(m.device)
-      w.optStr(m.timestamp)
-      w.optStr(m.message)
-      return
+      return [code, optStr(m.device), optStr(m.timestamp), optStr(m.message)]
     case 'delProperty':
-      w.array(5)
-      w.uint(code)
-      w.str(m.device)
-      w.optStr(m.name)
-      w.optStr(m.timestamp)
-      w.optStr(m.message)
-      return
+      return [code, str(m.device), optStr(m.name), optStr(m.timestamp), optStr(m.message)]
   }
 }
 
 type DefMsg = Extract<IndiMessage, { tag: `def${string}` }>
 type OneMsg = Extract<IndiMessage, { tag: `set${string}` | `new${string}` }>
+type Member<M extends { members: readonly unknown[] }> = M['members'][number]
 
-function writeDefMembers(w: MsgSink, m: DefMsg): void {
-  if (!Array.isArray(m.members)) throw new IndiError('ERR_INDI_INVALID_VALUE', 'members is not an array')
-  w.array(m.members.length)
+function defMembers(m: DefMsg): Wire {
   switch (m.tag) {
     case 'defTextVector':
-      for (const e of m.members) {
-        w.array(3)
-        w.str(e.name)
-        w.optStr(e.label)
-        w.str(e.value)
-      }
-      return
+      return list<Member<typeof m>>(m.members, (e) => [str(e.name), optStr(e.label), str(e.value)])
     case 'defNumberVector':
-      for (const e of m.members) {
-        w.array(7)
-        w.str(e.name)
-        w.optStr(e.label)
-        w.str(e.format)
-        w.str(e.min)
-        w.str(e.max)
-        w.str(e.step)
-        w.str(e.value)
-      }
-      return
+      return list<Member<typeof m>>(m.members, (e) => [
+        str(e.name),
+        optStr(e.label),
+        str(e.format),
+        str(e.min),
+        str(e.max),
+        str(e.step),
+        str(e.value),
+      ])
     case 'defSwitchVector':
-      for (const e of m.members) {
-        w.array(3)
-        w.str(e.name)
-        w.optStr(e.label)
-        w.uint(enumCode(SWITCHES, e.value, 'switch state'))
-      }
-      return
+      return list<Member<typeof m>>(m.members, (e) => [
+        str(e.name),
+        optStr(e.label),
+        enumCode(SWITCHES, e.value, 'switch state'),
+      ])
     case 'defLightVector':
-      for (const e of m.members) {
-        w.array(3)
-        w.str(e.name)
-        w.optStr(e.label)
-        w.uint(enumCode(STATES, e.value, 'light state'))
-      }
-      return
+      return list<Member<typeof m>>(m.members, (e) => [
+        str(e.name),
+        optStr(e.label),
+        enumCode(STATES, e.value, 'light state'),
+      ])
     case 'defBLOBVector':
-      for (const e of m.members) {
-        w.array(2)
-        w.str(e.name)
-        w.optStr(e.label)
-      }
-      return
+      return list<Member<typeof m>>(m.members, (e) => [str(e.name), optStr(e.label)])
   }
 }
 
-function writeOneMembers(w: MsgSink, m: OneMsg): void {
-  if (!Array.isArray(m.members)) throw new IndiError('ERR_INDI_INVALID_VALUE', 'members is not an array')
-  w.array(m.members.length)
+function oneMembers(m: OneMsg): Wire {
   switch (m.tag) {
     case 'setTextVector':
     case 'newTextVector':
-      for (const e of m.members) {
-        w.array(2)
-        w.str(e.name)
-        w.str(e.value)
-      }
-      return
+      return list<Member<typeof m>>(m.members, (e) => [str(e.name), str(e.value)])
     case 'setNumberVector':
     case 'newNumberVector':
-      for (const e of m.members) writeOneNumber(w, e)
-      return
+      return list<OneNumber>(m.members, oneNumber)
     case 'setSwitchVector':
     case 'newSwitchVector':
-      for (const e of m.members) {
-        w.array(2)
-        w.str(e.name)
-        w.uint(enumCode(SWITCHES, e.value, 'switch state'))
-      }
-      return
+      return list<Member<typeof m>>(m.members, (e) => [
+        str(e.name),
+        enumCode(SWITCHES, e.value, 'switch state'),
+      ])
     case 'setLightVector':
-      for (const e of m.members) {
-        w.array(2)
-        w.str(e.name)
-        w.uint(enumCode(STATES, e.value, 'light state'))
-      }
-      return
+      return list<Member<typeof m>>(m.members, (e) => [str(e.name), enumCode(STATES, e.value, 'light state')])
     case 'setBLOBVector':
     case 'newBLOBVector':
-      for (const e of m.members) writeOneBlob(w, e)
-      return
+      return list<OneBlob>(m.members, oneBlob)
   }
 }
 
 // Trailing optional items are left out rather than written as nil: setNumberVector is the bulk
 // of a mount's traffic (several per second) and min/max/step are almost always absent.
-function writeOneNumber(w: MsgSink, e: OneNumber): void {
+function oneNumber(e: OneNumber): Wire {
+  const w: Wire[] = [str(e.name), str(e.value)]
   const n = e.step !== undefined ? 5 : e.max !== undefined ? 4 : e.min !== undefined ? 3 : 2
-  w.array(n)
-  w.str(e.name)
-  w.str(e.value)
-  if (n > 2) w.optStr(e.min)
-  if (n > 3) w.optStr(e.max)
-  if (n > 4) w.optStr(e.step)
+  if (n > 2) w.push(optStr(e.min))
+  if (n > 3) w.push(optStr(e.max))
+  if (n > 4) w.push(optStr(e.step))
+  return w
 }
 
-function writeOneBlob(w: MsgSink, e: OneBlob): void {
-  const n = e.len !== undefined ? 6 : e.enclen !== undefined ? 5 : 4
-  w.array(n)
-  w.str(e.name)
-  w.number(e.size)
-  w.str(e.format)
-  w.bin(e.data)
-  if (n > 4) {
-    if (e.enclen === undefined) w.nil()
-    else w.number(e.enclen)
-  }
-  if (n > 5) w.number(e.len as number)
-}
-
-/** BLOB payload bytes in a message: what decides how `encodeWith` sizes its buffer. */
-export function payloadBytes(m: IndiMessage): number {
-  if (m.tag !== 'setBLOBVector' && m.tag !== 'newBLOBVector') return 0
-  let n = 0
-  for (const e of m.members) n += e.data?.length ?? 0
-  return n
+function oneBlob(e: OneBlob): Wire {
+  const w: Wire[] = [str(e.name), num(e.size), str(e.format), bin(e.data)]
+  if (e.enclen !== undefined || e.len !== undefined) w.push(e.enclen === undefined ? null : num(e.enclen))
+  if (e.len !== undefined) w.push(num(e.len))
+  return w
 }
 
 /**
- * Encodes one INDI message as msgpack (BLOB payloads as raw bytes). The result is a fresh buffer
- * of exactly the encoded size.
+ * Encodes one INDI message as msgpack (BLOB payloads as raw bytes).
  * @throws IndiError `ERR_INDI_INVALID_VALUE` when an enum field or a field type is not valid INDI.
  */
 export function encodeMessage(message: IndiMessage): Uint8Array {
-  const buf = encodeWith(0, (w) => writeMessage(w, message), payloadBytes(message))
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
+  return packWire(messageToWire(message))
 }
 
 /**
  * Decodes one message written by `encodeMessage`. Every field is validated; absent optional
- * attributes are keys set to undefined, as indi-xml's parser leaves them. BLOB `data` are views into
- * `bytes` (no copy): do not reuse `bytes` while the message is alive.
- * @throws BinaryFormatError (`ERR_INDI_BINARY_MALFORMED`, with `offset`) on any bad input; never
+ * attributes are keys set to undefined, as indi-xml's parser leaves them. BLOB `data` are Buffer
+ * views into `bytes` (no copy): do not reuse `bytes` while the message is alive.
+ * @throws BinaryFormatError (`ERR_INDI_BINARY_MALFORMED`, with `path`) on any bad input; never
  * anything else.
  */
 export function decodeMessage(bytes: Uint8Array): IndiMessage {
-  const r = new MsgReader(bytes)
-  const m = readMessage(r)
-  if (r.pos !== r.end) r.fail(`${r.end - r.pos} bytes after the message`)
-  return m
+  return messageFromWire(unpackWire(bytes), '')
 }
 
 type Obj = Record<string, unknown>
 
-function expectLength(r: MsgReader, at: number, tag: string, len: number, n: number): void {
-  if (len !== n) r.fail(`${tag} has ${len} items, expected ${n}`, at)
+/** Items in each tag's message array, tag code included. */
+const WIRE_LENGTH: Record<IndiTag, number> = {
+  getProperties: 4,
+  enableBLOB: 4,
+  pingRequest: 2,
+  pingReply: 2,
+  defTextVector: 11,
+  defNumberVector: 11,
+  defSwitchVector: 12,
+  defLightVector: 9,
+  defBLOBVector: 11,
+  setTextVector: 8,
+  setNumberVector: 8,
+  setSwitchVector: 8,
+  setLightVector: 7,
+  setBLOBVector: 8,
+  newTextVector: 5,
+  newNumberVector: 5,
+  newSwitchVector: 5,
+  newBLOBVector: 5,
+  message: 4,
+  delProperty: 5,
 }
 
-function state(r: MsgReader): PropertyState {
-  return STATES[r.code(STATES.length, 'state')] as PropertyState
+function fail(what: string, path: string): never {
+  throw new BinaryFormatError(what, path)
 }
-function optState(r: MsgReader): PropertyState | undefined {
-  return r.isNil() ? undefined : state(r)
+function arr(v: unknown, min = 0, max = Number.POSITIVE_INFINITY): unknown[] {
+  if (!Array.isArray(v)) fail('expected an array', '')
+  if (v.length < min || v.length > max) fail(`array of ${v.length} items, expected ${min}..${max}`, '')
+  return v
 }
-function perm(r: MsgReader): PropertyPerm {
-  return PERMS[r.code(PERMS.length, 'perm')] as PropertyPerm
+function rs(a: unknown[], i: number): string {
+  const v = a[i]
+  if (typeof v !== 'string') fail('expected a string', `[${i}]`)
+  return v
 }
-function switchState(r: MsgReader): SwitchState {
-  return SWITCHES[r.code(SWITCHES.length, 'switch state')] as SwitchState
+function ros(a: unknown[], i: number): string | undefined {
+  return a[i] === null || a[i] === undefined ? undefined : rs(a, i)
+}
+function rn(a: unknown[], i: number): number {
+  const v = a[i]
+  if (typeof v !== 'number') fail('expected a number', `[${i}]`)
+  return v
+}
+function rcode<T>(values: readonly T[], a: unknown[], i: number, what: string): T {
+  const v = a[i]
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= values.length) {
+    fail(`bad ${what} code ${String(v)}`, `[${i}]`)
+  }
+  return values[v] as T
+}
+function rbin(a: unknown[], i: number): Buffer {
+  const v = a[i]
+  if (!(v instanceof Uint8Array)) fail('expected binary data', `[${i}]`)
+  // A Buffer, like indi-xml's parser gives, so BLOB data behave the same whichever link they came by.
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength)
 }
 
 // Messages are built as object literals of one fixed shape per tag, with absent optional
-// attributes as undefined-valued keys (as indi-xml's parser does): building them key by key
-// made V8 fall back to dictionary objects and cost half of the decode time.
+// attributes as undefined-valued keys (as indi-xml's parser does), so V8 keeps them as fast
+// objects and both decoders give the same shapes.
 
-/** Reads one message array at `r.pos`. Exported for record decoding. */
-export function readMessage(r: MsgReader): IndiMessage {
-  const at = r.pos
-  const len = r.array(1, 16)
-  const code = r.code(TAG_CODES.length, 'tag')
-  const tag = TAG_CODES[code] as IndiTag
+/** Validates one decoded message array (at `path` in a bigger tree). Exported for records. */
+export function messageFromWire(v: unknown, path: string): IndiMessage {
+  // Paths are built only on failure (a template string per member cost a third of the decode).
+  try {
+    return fromWire(v)
+  } catch (error) {
+    throw path ? nested(error, path) : error
+  }
+}
+
+function fromWire(v: unknown): IndiMessage {
+  const a = arr(v, 1, 16)
+  const tag = rcode(TAG_CODES, a, 0, 'tag')
+  const n = WIRE_LENGTH[tag]
+  if (a.length !== n) fail(`${tag} has ${a.length} items, expected ${n}`, '')
   switch (tag) {
     case 'getProperties':
-      expectLength(r, at, tag, len, 4)
-      return { tag, version: r.optStr(), device: r.optStr(), name: r.optStr() }
+      return { tag, version: ros(a, 1), device: ros(a, 2), name: ros(a, 3) }
     case 'enableBLOB':
-      expectLength(r, at, tag, len, 4)
-      return {
-        tag,
-        device: r.str(),
-        name: r.optStr(),
-        policy: POLICIES[r.code(POLICIES.length, 'BLOB policy')] as BlobPolicy,
-      }
+      return { tag, device: rs(a, 1), name: ros(a, 2), policy: rcode(POLICIES, a, 3, 'BLOB policy') }
     case 'pingRequest':
     case 'pingReply':
-      expectLength(r, at, tag, len, 2)
-      return { tag, uid: r.str() }
+      return { tag, uid: rs(a, 1) }
     case 'defTextVector':
     case 'defNumberVector':
-    case 'defBLOBVector': {
-      expectLength(r, at, tag, len, 11)
-      const o = {
+    case 'defBLOBVector':
+      return {
         tag,
-        device: r.str(),
-        name: r.str(),
-        timestamp: r.optStr(),
-        message: r.optStr(),
-        label: r.optStr(),
-        group: r.optStr(),
-        state: state(r),
-        perm: perm(r),
-        timeout: r.optStr(),
-        members: [] as Obj[],
-      }
-      o.members = readDefMembers(r, tag)
-      return o as unknown as IndiMessage
-    }
-    case 'defSwitchVector': {
-      expectLength(r, at, tag, len, 12)
-      const o = {
+        device: rs(a, 1),
+        name: rs(a, 2),
+        timestamp: ros(a, 3),
+        message: ros(a, 4),
+        label: ros(a, 5),
+        group: ros(a, 6),
+        state: rcode(STATES, a, 7, 'state'),
+        perm: rcode(PERMS, a, 8, 'perm'),
+        timeout: ros(a, 9),
+        members: defMembersFrom(a, 10, tag),
+      } as unknown as IndiMessage
+    case 'defSwitchVector':
+      return {
         tag,
-        device: r.str(),
-        name: r.str(),
-        timestamp: r.optStr(),
-        message: r.optStr(),
-        label: r.optStr(),
-        group: r.optStr(),
-        state: state(r),
-        perm: perm(r),
-        rule: RULES[r.code(RULES.length, 'rule')] as SwitchRule,
-        timeout: r.optStr(),
-        members: [] as Obj[],
-      }
-      o.members = readDefMembers(r, tag)
-      return o as unknown as IndiMessage
-    }
-    case 'defLightVector': {
-      expectLength(r, at, tag, len, 9)
-      const o = {
+        device: rs(a, 1),
+        name: rs(a, 2),
+        timestamp: ros(a, 3),
+        message: ros(a, 4),
+        label: ros(a, 5),
+        group: ros(a, 6),
+        state: rcode(STATES, a, 7, 'state'),
+        perm: rcode(PERMS, a, 8, 'perm'),
+        rule: rcode(RULES, a, 9, 'rule'),
+        timeout: ros(a, 10),
+        members: defMembersFrom(a, 11, tag),
+      } as unknown as IndiMessage
+    case 'defLightVector':
+      return {
         tag,
-        device: r.str(),
-        name: r.str(),
-        timestamp: r.optStr(),
-        message: r.optStr(),
-        label: r.optStr(),
-        group: r.optStr(),
-        state: state(r),
-        members: [] as Obj[],
-      }
-      o.members = readDefMembers(r, tag)
-      return o as unknown as IndiMessage
-    }
+        device: rs(a, 1),
+        name: rs(a, 2),
+        timestamp: ros(a, 3),
+        message: ros(a, 4),
+        label: ros(a, 5),
+        group: ros(a, 6),
+        state: rcode(STATES, a, 7, 'state'),
+        members: defMembersFrom(a, 8, tag),
+      } as unknown as IndiMessage
     case 'setTextVector':
     case 'setNumberVector':
     case 'setSwitchVector':
-    case 'setBLOBVector': {
-      expectLength(r, at, tag, len, 8)
-      const o = {
+    case 'setBLOBVector':
+      return {
         tag,
-        device: r.str(),
-        name: r.str(),
-        timestamp: r.optStr(),
-        message: r.optStr(),
-        state: optState(r),
-        timeout: r.optStr(),
-        members: [] as Obj[],
-      }
-      o.members = readOneMembers(r, tag)
-      return o as unknown as IndiMessage
-    }
-    case 'setLightVector': {
-      expectLength(r, at, tag, len, 7)
-      const o = {
+        device: rs(a, 1),
+        name: rs(a, 2),
+        timestamp: ros(a, 3),
+        message: ros(a, 4),
+        state: a[5] === null ? undefined : rcode(STATES, a, 5, 'state'),
+        timeout: ros(a, 6),
+        members: oneMembersFrom(a, 7, tag),
+      } as unknown as IndiMessage
+    case 'setLightVector':
+      return {
         tag,
-        device: r.str(),
-        name: r.str(),
-        timestamp: r.optStr(),
-        message: r.optStr(),
-        state: optState(r),
-        members: [] as Obj[],
-      }
-      o.members = readOneMembers(r, tag)
-      return o as unknown as IndiMessage
-    }
+        device: rs(a, 1),
+        name: rs(a, 2),
+        timestamp: ros(a, 3),
+        message: ros(a, 4),
+        state: a[5] === null ? undefined : rcode(STATES, a, 5, 'state'),
+        members: oneMembersFrom(a, 6, tag),
+      } as unknown as IndiMessage
     case 'newTextVector':
     case 'newNumberVector':
     case 'newSwitchVector':
-    case 'newBLOBVector': {
-      expectLength(r, at, tag, len, 5)
-      const o = { tag, device: r.str(), name: r.str(), timestamp: r.optStr(), members: [] as Obj[] }
-      o.members = readOneMembers(r, tag)
-      return o as unknown as IndiMessage
-    }
+    case 'newBLOBVector':
+      return {
+        tag,
+        device: rs(a, 1),
+        name: rs(a, 2),
+        timestamp: ros(a, 3),
+        members: oneMembersFrom(a, 4, tag),
+      } as unknown as IndiMessage
     case 'message':
-      expectLength(r, at, tag, len, 4)
-      return { tag, device: r.optStr(), timestamp: r.optStr(), message: r.optStr() }
+      return { tag, device: ros(a, 1), timestamp: ros(a, 2), message: ros(a, 3) }
     case 'delProperty':
-      expectLength(r, at, tag, len, 5)
-      return { tag, device: r.str(), name: r.optStr(), timestamp: r.optStr(), message: r.optStr() }
+      return { tag, device: rs(a, 1), name: ros(a, 2), timestamp: ros(a, 3), message: ros(a, 4) }
   }
 }
 
-function readDefMembers(r: MsgReader, tag: IndiTag): Obj[] {
-  const count = r.array()
-  const out: Obj[] = new Array(count)
-  for (let i = 0; i < count; i++) {
-    switch (tag) {
-      case 'defTextVector':
-        r.array(3, 3)
-        out[i] = { name: r.str(), label: r.optStr(), value: r.str() }
-        break
-      case 'defNumberVector':
-        r.array(7, 7)
-        out[i] = {
-          name: r.str(),
-          label: r.optStr(),
-          format: r.str(),
-          min: r.str(),
-          max: r.str(),
-          step: r.str(),
-          value: r.str(),
-        }
-        break
-      case 'defSwitchVector':
-        r.array(3, 3)
-        out[i] = { name: r.str(), label: r.optStr(), value: switchState(r) }
-        break
-      case 'defLightVector':
-        r.array(3, 3)
-        out[i] = { name: r.str(), label: r.optStr(), value: state(r) }
-        break
-      default:
-        r.array(2, 2)
-        out[i] = { name: r.str(), label: r.optStr() }
+function defMembersFrom(a: unknown[], at: number, tag: IndiTag): Obj[] {
+  const list = inList(a, at)
+  const out: Obj[] = new Array(list.length)
+  for (let i = 0; i < list.length; i++) {
+    try {
+      out[i] = defMember(list[i], tag)
+    } catch (error) {
+      throw nested(error, `[${at}][${i}]`)
     }
   }
   return out
 }
 
-function readOneMembers(r: MsgReader, tag: IndiTag): Obj[] {
-  const count = r.array()
-  const out: Obj[] = new Array(count)
-  for (let i = 0; i < count; i++) {
-    switch (tag) {
-      case 'setTextVector':
-      case 'newTextVector':
-        r.array(2, 2)
-        out[i] = { name: r.str(), value: r.str() }
-        break
-      case 'setNumberVector':
-      case 'newNumberVector': {
-        const n = r.array(2, 5)
-        out[i] = {
-          name: r.str(),
-          value: r.str(),
-          min: n > 2 ? r.optStr() : undefined,
-          max: n > 3 ? r.optStr() : undefined,
-          step: n > 4 ? r.optStr() : undefined,
-        }
-        break
+function inList(a: unknown[], at: number): unknown[] {
+  try {
+    return arr(a[at])
+  } catch (error) {
+    throw nested(error, `[${at}]`)
+  }
+}
+
+function defMember(v: unknown, tag: IndiTag): Obj {
+  switch (tag) {
+    case 'defTextVector': {
+      const e = arr(v, 3, 3)
+      return { name: rs(e, 0), label: ros(e, 1), value: rs(e, 2) }
+    }
+    case 'defNumberVector': {
+      const e = arr(v, 7, 7)
+      return {
+        name: rs(e, 0),
+        label: ros(e, 1),
+        format: rs(e, 2),
+        min: rs(e, 3),
+        max: rs(e, 4),
+        step: rs(e, 5),
+        value: rs(e, 6),
       }
-      case 'setSwitchVector':
-      case 'newSwitchVector':
-        r.array(2, 2)
-        out[i] = { name: r.str(), value: switchState(r) }
-        break
-      case 'setLightVector':
-        r.array(2, 2)
-        out[i] = { name: r.str(), value: state(r) }
-        break
-      default: {
-        const n = r.array(4, 6)
-        out[i] = {
-          name: r.str(),
-          size: r.number(),
-          format: r.str(),
-          data: r.bin(),
-          enclen: n > 4 && !r.isNil() ? r.number() : undefined,
-          len: n > 5 ? r.number() : undefined,
-        }
-      }
+    }
+    case 'defSwitchVector': {
+      const e = arr(v, 3, 3)
+      return { name: rs(e, 0), label: ros(e, 1), value: rcode(SWITCHES, e, 2, 'switch state') }
+    }
+    case 'defLightVector': {
+      const e = arr(v, 3, 3)
+      return { name: rs(e, 0), label: ros(e, 1), value: rcode(STATES, e, 2, 'state') }
+    }
+    default: {
+      const e = arr(v, 2, 2)
+      return { name: rs(e, 0), label: ros(e, 1) }
+    }
+  }
+}
+
+function oneMembersFrom(a: unknown[], at: number, tag: IndiTag): Obj[] {
+  const list = inList(a, at)
+  const out: Obj[] = new Array(list.length)
+  for (let i = 0; i < list.length; i++) {
+    try {
+      out[i] = oneMember(list[i], tag)
+    } catch (error) {
+      throw nested(error, `[${at}][${i}]`)
     }
   }
   return out
+}
+
+function oneMember(v: unknown, tag: IndiTag): Obj {
+  switch (tag) {
+    case 'setTextVector':
+    case 'newTextVector': {
+      const e = arr(v, 2, 2)
+      return { name: rs(e, 0), value: rs(e, 1) }
+    }
+    case 'setNumberVector':
+    case 'newNumberVector': {
+      const e = arr(v, 2, 5)
+      return {
+        name: rs(e, 0),
+        value: rs(e, 1),
+        min: ros(e, 2),
+        max: ros(e, 3),
+        step: ros(e, 4),
+      }
+    }
+    case 'setSwitchVector':
+    case 'newSwitchVector': {
+      const e = arr(v, 2, 2)
+      return { name: rs(e, 0), value: rcode(SWITCHES, e, 1, 'switch state') }
+    }
+    case 'setLightVector': {
+      const e = arr(v, 2, 2)
+      return { name: rs(e, 0), value: rcode(STATES, e, 1, 'light state') }
+    }
+    default: {
+      const e = arr(v, 4, 6)
+      return {
+        name: rs(e, 0),
+        size: rn(e, 1),
+        format: rs(e, 2),
+        data: rbin(e, 3),
+        enclen: e[4] === null || e[4] === undefined ? undefined : rn(e, 4),
+        len: e.length > 5 ? rn(e, 5) : undefined,
+      }
+    }
+  }
 }
 
 export { BinaryFormatError }

@@ -1,7 +1,7 @@
 import type { IndiMessage } from '@indi-ts/indi-xml'
 import { IndiError } from '@indi-ts/indi-xml'
-import { payloadBytes, readMessage, writeMessage } from './codec.js'
-import { encodeWith, MsgReader } from './msgpack.js'
+import { decodeMessage, messageToWire } from './codec.js'
+import { packWire } from './pack.js'
 
 /** Format version of the binary link and of recordings. A peer with another version is refused. */
 export const BINARY_VERSION = 1
@@ -36,7 +36,7 @@ const LENGTH_BYTES = 4
  * above 4 GiB.
  */
 export function encodeFrame(message: IndiMessage): Uint8Array {
-  const buf = encodeWith(LENGTH_BYTES, (w) => writeMessage(w, message), payloadBytes(message))
+  const buf = packWire(messageToWire(message), LENGTH_BYTES)
   if (buf.length - LENGTH_BYTES > 0xffffffff) {
     throw new IndiError(
       'ERR_INDI_BINARY_TOO_LARGE',
@@ -246,12 +246,7 @@ export class BinaryDecoder {
    */
   push(chunk: Uint8Array): IndiMessage[] {
     const out: IndiMessage[] = []
-    for (const payload of this.frames.push(chunk)) {
-      const r = new MsgReader(payload)
-      const m = readMessage(r)
-      if (r.pos !== r.end) r.fail(`${r.end - r.pos} bytes after the message`)
-      out.push(m)
-    }
+    for (const payload of this.frames.push(chunk)) out.push(decodeMessage(payload))
     return out
   }
   /**

@@ -22,7 +22,7 @@ export {
   binaryReader,
   binaryWriter,
 } from './link.js'
-export { BinaryFormatError } from './msgpack.js'
+export { BinaryFormatError } from './pack.js'
 export { type RecordProxy, type RecordProxyOptions, recordProxy } from './proxy.js'
 export {
   encodeRecord,

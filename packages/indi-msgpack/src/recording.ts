@@ -4,9 +4,9 @@ import { performance } from 'node:perf_hooks'
 import type { IndiMessage } from '@indi-ts/indi-xml'
 import { IndiError } from '@indi-ts/indi-xml'
 import type { AbortOptions } from '@indi-ts/transport'
-import { payloadBytes, readMessage, writeMessage } from './codec.js'
+import { messageFromWire, messageToWire } from './codec.js'
 import { DEFAULT_MAX_FRAME_BYTES, FrameSplitter, RECORDING_MAGIC } from './framing.js'
-import { encodeWith, MsgReader, type MsgSink } from './msgpack.js'
+import { BinaryFormatError, packWire, unpackWire, type Wire } from './pack.js'
 
 /**
  * Direction of a record, from the point of view of the process that recorded it: `'in'` was
@@ -38,51 +38,34 @@ export interface RecordingHeader {
 
 const DIRS: readonly RecordDirection[] = ['in', 'out']
 
-function writeRecord(
-  w: MsgSink,
-  t: number,
-  dir: RecordDirection,
-  peer: string,
-  body: IndiMessage | Uint8Array,
-): void {
-  // [t, dir, peer, message-array | bin]
-  w.array(4)
-  w.number(t)
-  w.uint(dir === 'out' ? 1 : 0)
-  w.str(peer)
-  if (body instanceof Uint8Array) w.bin(body)
-  else writeMessage(w, body)
+/** One record as a length-prefixed frame: `[t, dir, peer, message-array | bin]`. */
+function frameRecord(t: number, dir: RecordDirection, peer: string, body: IndiMessage | Uint8Array): Buffer {
+  if (typeof peer !== 'string') throw new IndiError('ERR_INDI_INVALID_VALUE', 'record peer is not a string')
+  const wire: Wire = [t, dir === 'out' ? 1 : 0, peer, body instanceof Uint8Array ? body : messageToWire(body)]
+  return frame(wire)
 }
 
-function frame(walk: (w: MsgSink) => void, big = 0): Buffer {
-  const buf = encodeWith(4, walk, big)
+function frame(wire: Wire): Buffer {
+  const buf = packWire(wire, 4)
   buf.writeUInt32BE(buf.length - 4, 0)
   return buf
 }
 
-function bodyBytes(body: IndiMessage | Uint8Array): number {
-  return body instanceof Uint8Array ? body.length : payloadBytes(body)
-}
-
 /** Encodes one record as a length-prefixed frame (what `SessionRecorder` appends). */
 export function encodeRecord(record: SessionRecord): Uint8Array {
-  const body = record.msg ?? record.raw
-  return frame((w) => writeRecord(w, record.t, record.dir, record.peer, body), bodyBytes(body))
+  return frameRecord(record.t, record.dir, record.peer, record.msg ?? record.raw)
 }
 
 function decodeRecord(payload: Uint8Array): SessionRecord {
-  const r = new MsgReader(payload)
-  r.array(4, 4)
-  const t = r.number()
-  const dir = DIRS[r.code(DIRS.length, 'direction')] as RecordDirection
-  const peer = r.str()
-  const type = payload[r.pos]
-  const rec: SessionRecord =
-    type === 0xc4 || type === 0xc5 || type === 0xc6
-      ? { t, dir, peer, raw: r.bin() }
-      : { t, dir, peer, msg: readMessage(r) }
-  if (r.pos !== r.end) r.fail(`${r.end - r.pos} bytes after the record`)
-  return rec
+  const v = unpackWire(payload)
+  if (!Array.isArray(v) || v.length !== 4) throw new BinaryFormatError('a record is an array of 4 items', '')
+  const [t, d, peer, body] = v as unknown[]
+  if (typeof t !== 'number') throw new BinaryFormatError('expected a number', '[0]')
+  if (d !== 0 && d !== 1) throw new BinaryFormatError(`bad direction code ${String(d)}`, '[1]')
+  if (typeof peer !== 'string') throw new BinaryFormatError('expected a string', '[2]')
+  const dir = DIRS[d] as RecordDirection
+  if (body instanceof Uint8Array) return { t, dir, peer, raw: body }
+  return { t, dir, peer, msg: messageFromWire(body, '[3]') }
 }
 
 /** Options of `SessionRecorder.create`. */
@@ -160,15 +143,7 @@ export class SessionRecorder {
     const handle = await open(path, options.overwrite ? 'w' : 'wx')
     try {
       const entries = Object.entries(header.meta)
-      const head = frame((w) => {
-        w.array(2)
-        w.number(header.startTime)
-        w.array(entries.length * 2)
-        for (const [k, v] of entries) {
-          w.str(k)
-          w.str(v)
-        }
-      })
+      const head = frame([header.startTime, entries.flat()])
       await handle.writev([RECORDING_MAGIC, head])
     } catch (error) {
       await handle.close()
@@ -201,7 +176,7 @@ export class SessionRecorder {
       return false
     }
     const t = this.now() - this.t0
-    const bytes = frame((w) => writeRecord(w, t, dir, peer, body), bodyBytes(body))
+    const bytes = frameRecord(t, dir, peer, body)
     if (this.bufferedBytes > 0 && this.bufferedBytes + bytes.length > this.maxBuffered) {
       this.dropped++
       return false
@@ -269,15 +244,20 @@ export interface ReadRecordingOptions extends AbortOptions {
 }
 
 function decodeHeader(payload: Uint8Array): RecordingHeader {
-  const r = new MsgReader(payload)
-  r.array(2, 2)
-  const startTime = r.number()
-  const n = r.array()
-  if (n % 2 !== 0) r.fail('odd meta list')
+  const v = unpackWire(payload)
+  if (!Array.isArray(v) || v.length !== 2) throw new BinaryFormatError('a header is an array of 2 items', '')
+  const [startTime, pairs] = v as unknown[]
+  if (typeof startTime !== 'number') throw new BinaryFormatError('expected a number', '[0]')
+  if (!Array.isArray(pairs) || pairs.length % 2 !== 0)
+    throw new BinaryFormatError('expected a list of pairs', '[1]')
   const meta: Record<string, string> = {}
-  for (let i = 0; i < n; i += 2) {
-    const k = r.str()
-    meta[k] = r.str()
+  for (let i = 0; i < pairs.length; i += 2) {
+    const k = pairs[i]
+    const value = pairs[i + 1]
+    if (typeof k !== 'string' || typeof value !== 'string') {
+      throw new BinaryFormatError('expected a string', `[1][${typeof k === 'string' ? i + 1 : i}]`)
+    }
+    meta[k] = value
   }
   return { version: RECORDING_MAGIC[6] as number, startTime, meta }
 }

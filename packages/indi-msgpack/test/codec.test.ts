@@ -115,7 +115,7 @@ describe('decodeMessage on bad input', () => {
 
   it('rejects an unknown tag code and says where', () => {
     const e = malformed(Uint8Array.of(0x92, 20, 0xa1, 0x78))
-    expect(e.offset).toBe(1)
+    expect(e.path).toBe('[0]')
     expect(e.message).toMatch(/tag code 20/)
   })
 
@@ -131,8 +131,25 @@ describe('decodeMessage on bad input', () => {
     malformed(Uint8Array.from([...good, 0xc0]))
   })
 
-  it('rejects invalid UTF-8 in a string', () => {
-    malformed(Uint8Array.of(0x92, 2, 0xa2, 0xc3, 0x28))
+  it('decodes invalid UTF-8 leniently, as msgpackr does, into a string', () => {
+    // Our encoder never writes invalid UTF-8; another encoder's bad bytes must not kill the link.
+    const m = decodeMessage(Uint8Array.of(0x92, 2, 0xa2, 0xc3, 0x28))
+    expect(m.tag).toBe('pingRequest')
+    expect(typeof (m as { uid: unknown }).uid).toBe('string')
+  })
+
+  it('rejects a message array with an item too many', () => {
+    // [pingReply, 'x', nil]
+    expect(malformed(Uint8Array.of(0x93, 3, 0xa1, 0x78, 0xc0)).message).toMatch(/pingReply has 3 items/)
+  })
+
+  it('rejects a msgpack map where a message array belongs', () => {
+    expect(malformed(Uint8Array.of(0x81, 0xa1, 0x61, 0x01)).message).toMatch(/expected an array/)
+  })
+
+  it('rejects msgpackr extensions (records, typed arrays) where the schema has none', () => {
+    // fixext1 type 0 (msgpackr's undefined) as a device name.
+    malformed(Uint8Array.of(0x92, 2, 0xd4, 0x00, 0x00))
   })
 
   it('rejects a hostile array count without allocating it', () => {
