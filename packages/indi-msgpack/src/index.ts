@@ -3,6 +3,7 @@
  * payloads as raw bytes; a length-prefixed binary link over any `Connection`; session recording
  * to a file and replay of a recording to INDI clients over TCP.
  */
+export { type BinaryAsXmlOptions, binaryAsXml } from './bridge.js'
 export { decodeMessage, encodeMessage, TAG_CODES } from './codec.js'
 export {
   BINARY_VERSION,
