@@ -14,7 +14,14 @@ export {
   watchFifo,
 } from './fifo.js'
 export { ClientInterest, crackBlob, type PropertyEntry, SnoopTable } from './interest.js'
-export { type LogEntry, type Logger, type LogLevel, logTimestamp, stderrLogger } from './log.js'
+export {
+  type LogEntry,
+  type Logger,
+  type LogLevel,
+  logTimestamp,
+  scopeFilter,
+  stderrLogger,
+} from './log.js'
 export type { OutItem, PeerCounters } from './outbox.js'
 export type {
   ClientInfo,
@@ -24,4 +31,5 @@ export type {
   RemoteSpec,
   RunnableDriver,
 } from './peers.js'
+export type { RemoteState, RemoteStatus } from './remote.js'
 export { IndiServer, type IndiServerEvents, type IndiServerOptions } from './server.js'

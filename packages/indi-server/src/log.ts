@@ -13,6 +13,13 @@ export interface LogEntry {
   readonly text: string
   /** When it happened. */
   readonly time: Date
+  /**
+   * Which part of the server wrote it: `indi:server`, or a child scope such as
+   * `indi:server:remote`, `indi:server:driver`, `indi:server:client`, `indi:server:trace`.
+   */
+  readonly scope?: string
+  /** Structured context (peer, device, name, bytes …) for sinks that index logs. */
+  readonly fields?: Readonly<Record<string, unknown>>
 }
 
 /** Receives every entry at or below the server's verbosity. */
@@ -26,4 +33,21 @@ export function logTimestamp(date: Date = new Date()): string {
 /** The default logger: `<ts>: <text>` on stderr, as indiserver writes it. */
 export const stderrLogger: Logger = (entry) => {
   process.stderr.write(`${logTimestamp(entry.time)}: ${entry.text}\n`)
+}
+
+/**
+ * A sink that passes only entries whose scope matches one of `patterns` (comma or space
+ * separated, `*` matching any rest, as the `debug` package's DEBUG variable), e.g.
+ * `'indi:server:remote,indi:server:trace'` or `'indi:server:*'`. Entries without a scope count as
+ * `indi:server`.
+ */
+export function scopeFilter(patterns: string, sink: Logger): Logger {
+  const res = patterns
+    .split(/[\s,]+/)
+    .filter((p) => p !== '')
+    .map((p) => new RegExp(`^${p.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`))
+  return (entry) => {
+    const scope = entry.scope ?? 'indi:server'
+    if (res.some((re) => re.test(scope))) sink(entry)
+  }
 }

@@ -3,6 +3,7 @@ import type { Connection } from '@indi-ts/transport'
 import type { DriverProcess } from '@indi-ts/transport-stdio'
 import { ClientInterest, SnoopTable } from './interest.js'
 import type { Outbox, PeerCounters } from './outbox.js'
+import type { RemoteLink } from './remote.js'
 
 /** Something that can be run as an in-process driver (an @indi-ts/indi-driver `Driver`). */
 export interface RunnableDriver {
@@ -29,6 +30,17 @@ export interface RemoteSpec {
   port?: number
   /** One device (`Device@host`); absent means every device (`@host`, sends device="*"). */
   device?: string
+  /**
+   * BLOBs over this link. Absent (default): clients' enableBLOB pass through, as indiserver does.
+   * `true`: the server answers each defBLOBVector of the remote with enableBLOB Also, so BLOBs
+   * flow whatever clients asked. `false`: answers Never and drops BLOBs both ways (a thin link).
+   */
+  blobs?: boolean
+  /**
+   * Tell clients when the link goes down or comes back: one global INDI `message` per state
+   * change, never one per retry. Default false (indiserver sends none).
+   */
+  statusMessages?: boolean
 }
 
 /** How a driver peer is run. */
@@ -66,6 +78,8 @@ export abstract class Peer {
   dropping = false
   /** XML errors seen from this peer. */
   xmlErrors = 0
+  /** Per-peer trace switch (`server.setTrace`): its traffic is logged whatever the verbosity. */
+  traced = false
   abstract readonly label: string
 }
 
@@ -103,6 +117,8 @@ export class DriverPeer extends Peer {
   restartTimer: ReturnType<typeof setTimeout> | undefined
   /** Devices already reported as loops, so each is logged once. */
   readonly loopsLogged = new Set<string>()
+  /** Remote links only: state, BLOB flag and enableBLOB replay. */
+  link: RemoteLink | undefined
   constructor(
     readonly id: number,
     readonly kind: DriverKind,

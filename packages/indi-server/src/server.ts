@@ -29,6 +29,7 @@ import {
   type RemoteSpec,
   type RunnableDriver,
 } from './peers.js'
+import { RemoteLink, type RemoteState, type RemoteStatus } from './remote.js'
 
 /** Options of `new IndiServer()`. Every size is in MB (1 048 576 bytes) as indiserver's flags. */
 export interface IndiServerOptions {
@@ -101,6 +102,8 @@ export interface IndiServerEvents {
   device: [device: string, DriverInfo]
   /** A client fell more than `-m` behind and was disconnected. */
   slowClient: [ClientInfo, behindBytes: number]
+  /** A remote link changed state: once per change (connected, disconnected, stopped), never per retry. */
+  remoteStatus: [RemoteStatus]
   /** Something went wrong with one peer; the server carries on (e.g. ERR_INDI_DEVICE_LOOP). */
   warning: [IndiError]
   /** No drivers remain (the CLI exits then, as indiserver, unless a FIFO is open). */
@@ -248,7 +251,10 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
       this.pingTimer = setInterval(this.keepAlive, Math.max(1, this.pingIntervalMs / 4))
       this.pingTimer.unref?.()
     }
-    this.log(1, `Client ${cp.id}: new arrival from ${connection.label} - welcome!`)
+    this.log(1, `Client ${cp.id}: new arrival from ${connection.label} - welcome!`, 'indi:server:client', {
+      client: cp.id,
+      peer: connection.label,
+    })
     const info = clientInfo(cp)
     this.emit('client', info)
     void this.runClient(cp, connection, cp.framer)
@@ -323,6 +329,19 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
   /** Snapshots of the drivers (running, or waiting for a restart) with their counters. */
   driverStats(): DriverInfo[] {
     return this.drivers.map(driverInfo)
+  }
+
+  /**
+   * Per-peer trace switch: every element read from and queued to that client (by id) or driver
+   * (by id, name or info) is logged with scope `indi:server:trace` whatever the verbosity, BLOB
+   * payloads elided. Returns false when no such peer is connected.
+   */
+  setTrace(which: { client: number } | { driver: number | string | DriverInfo }, enabled = true): boolean {
+    const peer: Peer | undefined =
+      'client' in which ? this.clients.find((c) => c.id === which.client) : this.findDriver(which.driver)
+    if (!peer) return false
+    peer.traced = enabled
+    return true
   }
 
   /**
@@ -528,7 +547,7 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     }
     const dev = f.device ?? ''
     const name = f.name ?? ''
-    if (this.verbosity >= 2) this.trace(`Client ${cp.id}: read`, f)
+    if (this.verbosity >= 2 || cp.traced) this.trace(`Client ${cp.id}: read`, f, cp.traced)
     cp.interest.note(tag, dev, name)
     if (tag === 'enableBLOB') cp.interest.enableBlob(dev, name, f.text())
     else if (tag === 'pingRequest') {
@@ -553,7 +572,7 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
       return
     }
     const dev = f.device ?? ''
-    if (this.verbosity >= 2) this.trace(`Driver ${dp.name}: read`, f)
+    if (this.verbosity >= 2 || dp.traced) this.trace(`Driver ${dp.name}: read`, f, dp.traced)
     if (tag === 'getProperties') {
       const name = f.name ?? ''
       // A snoop request: record it, pass it upstream and to the owner so it re-sends its defs.
@@ -580,6 +599,12 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
       return
     }
     if (tag === 'pingReply') return
+    if (dp.link !== undefined) {
+      // The remote's `blobs` flag: drop its BLOBs, or answer its BLOB definitions with enableBLOB.
+      const verdict = dp.link.incoming(tag, dev, f.name)
+      if (verdict === false) return
+      if (verdict !== true) dp.outbox?.push(verdict)
+    }
     const isBlob = tag === 'setBLOBVector'
     const item = isBlob && this.compactBlobs ? compactBlob(f) : f
     // The name is decoded only when some recipient's rules need it (measured: ~8 % of a flood).
@@ -690,13 +715,14 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
         return
       }
     }
-    if (this.verbosity >= 2) this.trace(`Client ${cp.id}: queuing`, item)
+    if (this.verbosity >= 2 || cp.traced) this.trace(`Client ${cp.id}: queuing`, item, cp.traced)
     o.push(item)
   }
 
   private offerDriver(dp: DriverPeer, item: OutItem): void {
     const o = dp.outbox
     if (!o || o.closed) return
+    if (dp.link !== undefined && !dp.link.outgoing(item)) return
     if (o.behind > this.maxBytes) {
       o.compact()
       if (o.behind > this.maxBytes) {
@@ -706,7 +732,7 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
         return
       }
     }
-    if (this.verbosity >= 2) this.trace(`Driver ${dp.name}: queuing`, item)
+    if (this.verbosity >= 2 || dp.traced) this.trace(`Driver ${dp.name}: queuing`, item, dp.traced)
     o.push(item)
   }
 
@@ -789,7 +815,11 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
           env: { ...process.env, ...spec.env } as Record<string, string>,
           ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
           label: dp.name,
-          onStderrLine: (line: string) => this.log(0, `Driver ${dp.name}: ${line}`),
+          onStderrLine: (line: string) =>
+            this.log(0, `Driver ${dp.name}: ${line}`, 'indi:server:driver', {
+              driver: dp.name,
+              stderr: line,
+            }),
         })
       } catch (err) {
         this.log(0, `Driver ${dp.name}: ${(err as Error).message}`)
@@ -903,6 +933,7 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     const port = r.port ?? 7624
     const abort = new AbortController()
     dp.abort = abort
+    dp.link = new RemoteLink(r.blobs)
     let done!: () => void
     dp.loopDone = new Promise((resolve) => {
       done = resolve
@@ -921,7 +952,10 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
               this.log(
                 attempt === 1 ? 1 : 2,
                 `Driver ${dp.name}: ${r.host}:${port}: ${error.message}; retrying`,
+                'indi:server:remote',
+                { remote: dp.name, attempt },
               )
+              this.remoteState(dp, 'disconnected', error)
             },
           })
         } catch (err) {
@@ -932,19 +966,61 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
           conn.destroy()
           break
         }
-        this.log(1, `Driver ${dp.name}: connected to ${r.host}:${port}`)
+        this.log(1, `Driver ${dp.name}: connected to ${r.host}:${port}`, 'indi:server:remote', {
+          remote: dp.name,
+        })
         this.attachDriver(dp, conn)
         // The chaining handshake (§2.4): one device, or "*" which marks us as an upstream server.
         dp.outbox?.push(built({ tag: 'getProperties', version: '1.7', device: r.device || '*' }))
+        // The remote forgot our clients' enableBLOBs with the old connection: ask again.
+        for (const item of dp.link.replay()) dp.outbox?.push(item)
+        this.remoteState(dp, 'connected')
         const err = await this.readLoop(dp, conn, dp.framer!, false)
-        this.log(0, `Driver ${dp.name}: lost connection to ${r.host}:${port}${err ? `: ${err.message}` : ''}`)
+        this.log(
+          0,
+          `Driver ${dp.name}: lost connection to ${r.host}:${port}${err ? `: ${err.message}` : ''}`,
+          'indi:server:remote',
+          { remote: dp.name },
+        )
         this.detachDriver(dp, conn, err)
         this.emit('driverExited', driverInfo(dp), { code: null, signal: null })
+        this.remoteState(
+          dp,
+          'disconnected',
+          err ?? new IndiError('ERR_INDI_CONNECTION_RESET', 'remote closed'),
+        )
       }
     } finally {
+      this.remoteState(dp, 'stopped')
       this.forgetDriver(dp)
       done()
     }
+  }
+
+  /** One `remoteStatus` event (and, if asked, one client message) per state change of a remote link. */
+  private remoteState(dp: DriverPeer, next: RemoteState, error?: Error): void {
+    const link = dp.link!
+    const previous = link.state
+    if (!link.transition(next, error)) return
+    const r = dp.spec.remote!
+    const why = next === 'disconnected' && link.error ? `: ${link.error.message}` : ''
+    const text = `Remote ${dp.name} ${next}${why}`
+    this.log(next === 'disconnected' ? 0 : 1, text, 'indi:server:remote', {
+      remote: dp.name,
+      state: next,
+      previous,
+    })
+    this.emit('remoteStatus', {
+      name: dp.name,
+      host: r.host,
+      port: r.port ?? 7624,
+      device: r.device,
+      state: next,
+      previous,
+      error: link.error,
+      attempts: link.attempts,
+    })
+    if (r.statusMessages && next !== 'stopped' && !this.closing) this.message(text)
   }
 
   private async stopDriver(dp: DriverPeer): Promise<void> {
@@ -1021,12 +1097,36 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
 
   // ---------------------------------------------------------------- logging
 
-  private log(level: LogLevel, text: string): void {
-    if (level <= this.verbosity) this.logger({ level, text, time: new Date() })
+  private log(
+    level: LogLevel,
+    text: string,
+    scope = 'indi:server',
+    fields?: Readonly<Record<string, unknown>>,
+  ): void {
+    if (level <= this.verbosity)
+      this.logger(
+        fields ? { level, text, time: new Date(), scope, fields } : { level, text, time: new Date(), scope },
+      )
   }
 
-  private trace(what: string, item: OutItem): void {
-    if (this.verbosity >= 3) {
+  private trace(what: string, item: OutItem, forced = false): void {
+    if (forced) {
+      // A traced peer: full XML (BLOB payloads elided) whatever the verbosity.
+      const fields = {
+        peer: what,
+        tag: item.tag,
+        device: item.device,
+        name: item.name,
+        bytes: item.bytes.byteLength,
+      }
+      this.logger({
+        level: 3,
+        text: `${what} ${traceText(item)}`,
+        time: new Date(),
+        scope: 'indi:server:trace',
+        fields,
+      })
+    } else if (this.verbosity >= 3) {
       const b = item.bytes
       // BLOB payloads are never logged whole: the head of the element and its size only.
       const text =
@@ -1184,6 +1284,15 @@ function driverInfo(dp: DriverPeer): DriverInfo {
     pid: dp.process?.pid,
     delivered: o?.delivered ?? 0,
     conflated: o?.conflated ?? 0,
-    dropped: o?.dropped ?? 0,
+    // A remote's `blobs: false` drops count too: both directions, over every connection.
+    dropped: (o?.dropped ?? 0) + (dp.link?.dropped ?? 0),
   }
+}
+
+/** An element for a trace line: whole, or for a big BLOB element its head and size only. */
+function traceText(item: OutItem): string {
+  const b = item.bytes
+  return item.tag.endsWith('BLOBVector') && b.byteLength > 512
+    ? `${Buffer.from(b.buffer, b.byteOffset, 512).toString('utf8')}… (${b.byteLength} bytes)`
+    : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')
 }
