@@ -32,6 +32,7 @@ export default defineConfig({
           name: 'examples',
           root: 'apps/examples',
           include: ['test/**/*.test.ts'],
+          exclude: ['test/interop/**'],
           testTimeout: 60_000,
         },
       },
