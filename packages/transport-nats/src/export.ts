@@ -1,4 +1,11 @@
-import { buildMessageBytes, IndiFramer, type RawFrame } from '@indi-ts/indi-xml'
+import {
+  buildMessageBytes,
+  type DefVector,
+  IndiFramer,
+  type IndiMessage,
+  IndiParser,
+  type RawFrame,
+} from '@indi-ts/indi-xml'
 import { type Connection, connectionPair } from '@indi-ts/transport'
 import type { Msg, NatsConnection, Subscription } from 'nats'
 import { publishChunked, Reassembler } from './chunks.js'
@@ -258,8 +265,13 @@ export class Exporter {
     const parts: Uint8Array[] = []
     if (props) {
       for (const p of props.values()) {
+        if (p.set) {
+          // As a driver answers getProperties: definitions carrying the current values (clients
+          // such as indi_getprop print what the def says and ignore a set right after it).
+          p.def = mergeDef(p.def, p.set)
+          p.set = undefined
+        }
         parts.push(p.def)
-        if (p.set) parts.push(p.set)
       }
     }
     this.stats.requests++
@@ -290,4 +302,39 @@ export class Exporter {
     this.stats.commands++
     this.end.send(ev.frame.bytes)
   }
+}
+
+function parseOne(bytes: Uint8Array): IndiMessage | undefined {
+  const events = new IndiParser().push(bytes)
+  const ev = events[0]
+  return events.length === 1 && ev?.kind === 'message' ? ev.message : undefined
+}
+
+/**
+ * The definition `def` updated by the later `set` (member values, state, timeout, timestamp, number
+ * ranges), rebuilt as XML. The set's `message` is not carried: it was shown once already. When either
+ * does not parse, returns `def` followed by `set` (what was received, in order).
+ */
+export function mergeDef(def: Uint8Array, set: Uint8Array): Uint8Array {
+  const d = parseOne(def) as DefVector | undefined
+  const u = parseOne(set)
+  if (!d || !u || !d.tag.startsWith('def') || !u.tag.startsWith('set') || d.tag.slice(3) !== u.tag.slice(3))
+    return Buffer.concat([def, set])
+  const upd = u as Extract<IndiMessage, { tag: 'setNumberVector' }>
+  const merged = { ...d, members: d.members.map((m) => ({ ...m })) } as DefVector & { timeout?: string }
+  if (upd.state !== undefined) merged.state = upd.state
+  if (upd.timestamp !== undefined) merged.timestamp = upd.timestamp
+  if (upd.timeout !== undefined && 'perm' in merged) merged.timeout = upd.timeout
+  delete merged.message
+  const byName = new Map<string, Record<string, unknown>>()
+  for (const m of merged.members) byName.set(m.name, m as unknown as Record<string, unknown>)
+  for (const one of upd.members) {
+    const m = byName.get(one.name)
+    if (!m) continue
+    m.value = one.value
+    if (one.min !== undefined) m.min = one.min
+    if (one.max !== undefined) m.max = one.max
+    if (one.step !== undefined) m.step = one.step
+  }
+  return buildMessageBytes(merged)
 }

@@ -18,9 +18,12 @@ export interface ImportStats extends OutboxStats {
   commands: number
   /** Commands that could not be sent (NATS down, device gone). */
   commandsLost: number
-  /** Definition requests sent, and those that got no answer in time. */
+  /** Definition requests sent, those awaiting an answer now, and those that got none in time. */
   fetches: number
+  fetchesInFlight: number
   fetchTimeouts: number
+  /** Updates dropped because a definition request in flight will answer with newer state. */
+  superseded: number
   /** Chunked BLOBs lost in transit or failing verification (size or SHA-256). */
   chunksLost: number
   /** Sites declared gone: no heartbeat for three periods, or NATS down. */
@@ -87,6 +90,7 @@ export class Importer {
     commandsLost: 0,
     fetches: 0,
     fetchTimeouts: 0,
+    superseded: 0,
     chunksLost: 0,
     sitesLost: 0,
   }
@@ -115,6 +119,7 @@ export class Importer {
     return {
       ...this.outbox.stats,
       ...this.counters,
+      fetchesInFlight: this.fetches.size,
       devices: [...this.devices].map(([device, d]) => ({
         device,
         site: d.site,
@@ -449,6 +454,7 @@ export class Importer {
     // While a fetch is in flight its reply carries the state after these updates (one publisher,
     // in order), so they are superseded; BLOBs are not in the reply and wait for it instead.
     const superseded = imp.fetchAll > 0 || (name !== undefined && imp.fetchNames.has(name))
+    if (superseded) this.counters.superseded++
     switch (p.kind) {
       case 'set':
         if (!superseded) this.outbox.push(msg.data, `${dev}\0s\0${name}`)

@@ -190,7 +190,7 @@ export async function startSite(
   const s = new IndiServer({ port: 0, verbosity: 0, logger: quiet, ...server })
   const b = new NatsBridge({
     servers: nats.url,
-    heartbeatMs: 200,
+    heartbeatMs: 1000,
     minDelayMs: 50,
     maxDelayMs: 200,
     logger: quiet,
