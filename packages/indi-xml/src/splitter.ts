@@ -57,11 +57,13 @@ export function resolveLimits(limits: ParserLimits = {}): ResolvedLimits {
 // Flat parallel arrays and indexed loops: the for-of/destructuring version showed up at ~4% of
 // framing time.
 const TAG_BYTES: Uint8Array[][] = []
+const TAG_BYTES_BY_INDEX: Uint8Array[] = []
 const TAG_INDEX: number[][] = []
 let MAX_TAG_LEN = 0
 INDI_TAGS.forEach((tag, index) => {
   const bytes = new TextEncoder().encode(tag)
   const n = bytes.length
+  TAG_BYTES_BY_INDEX[index] = bytes
   if (TAG_BYTES[n] === undefined) {
     TAG_BYTES[n] = []
     TAG_INDEX[n] = []
@@ -73,6 +75,38 @@ INDI_TAGS.forEach((tag, index) => {
 for (let n = 0; n <= MAX_TAG_LEN; n++) {
   TAG_BYTES[n] ??= []
   TAG_INDEX[n] ??= []
+}
+const TAG_LEN = INDI_TAGS.map((t) => t.length)
+const TAG_AT: Record<string, number> = {}
+INDI_TAGS.forEach((t, i) => {
+  TAG_AT[t] = i
+})
+// The known tag that a name's first and fourth bytes point to (see knownTag), or -1: set/def/
+// new + the kind's initial; the other tags differ by their first byte. Only pingRequest and
+// pingReply share a key; knownTag separates them.
+const BY_FIRST_FOURTH = new Int8Array(256 * 256).fill(-1)
+INDI_TAGS.forEach((t, i) => {
+  if (t !== 'pingReply') BY_FIRST_FOURTH[t.charCodeAt(0) * 256 + t.charCodeAt(3)] = i
+})
+const PING_REQUEST = INDI_TAGS.indexOf('pingRequest')
+const PING_REPLY = INDI_TAGS.indexOf('pingReply')
+
+/**
+ * Index in INDI_TAGS of the complete tag name starting at b[p] (the byte after '<'), or -1 when
+ * it is not a known tag or the name may run past the end of the buffer. Picks the one candidate
+ * from the name's first and fourth bytes, compares it whole and checks the name ends there,
+ * instead of scanning the name and then comparing it with each tag of its length.
+ */
+function knownTag(b: Uint8Array, p: number, len: number): number {
+  if (p + 4 >= len) return -1
+  let i = BY_FIRST_FOURTH[b[p]! * 256 + b[p + 3]!]!
+  if (i < 0) return -1
+  if (i === PING_REQUEST && b[p + 6] === 112 /* pingRe'p'ly */) i = PING_REPLY
+  const t = TAG_BYTES_BY_INDEX[i]!
+  const n = t.length
+  if (p + n >= len) return -1
+  for (let k = 1; k < n; k++) if (b[p + k] !== t[k]) return -1
+  return NAME[b[p + n]!] === 1 ? -1 : i
 }
 const SET_BLOB = INDI_TAGS.indexOf('setBLOBVector')
 const NEW_BLOB = INDI_TAGS.indexOf('newBLOBVector')
@@ -279,12 +313,10 @@ export class Splitter {
         this.quiet = false
         continue
       }
-      if (c === undefined || !isNameStartByte(c)) break
-      let p = el + 2
-      while (p < len && NAME[b[p]!] === 1) p++
-      const tagIndex = matchTopTag(b, el + 1, p)
-      if (tagIndex < 0 || p >= len) break
-      const tagLen = p - el - 1
+      const tagIndex = knownTag(b, el + 1, len)
+      if (tagIndex < 0) break
+      const tagLen = TAG_LEN[tagIndex]!
+      let p = el + 1 + tagLen
       let ds = -1
       let de = -1
       let ns = -1
@@ -310,14 +342,24 @@ export class Splitter {
         if (p + 2 >= len) break outer
         c = b[p]!
         if (c === 62 || c === 47) continue
-        if (NAME_START[c] !== 1) break outer
-        const an = p
-        p++
-        // Table lookups with explicit bounds: the do/while over isNameByte() with an
-        // undefined-or-number byte was the hottest line of the fast path (~20% of it).
-        while (p < len && NAME[b[p]!] === 1) p++
-        if (p + 1 >= len || b[p] !== 61 /* = */) break outer
-        const q = b[p + 1]!
+        // device= and name= (nearly always the first two) are recognised by comparing their
+        // bytes, without scanning the name first; other names are scanned with the byte table.
+        let which = 0
+        if (c === 100 && b[p + 6] === 61 && ds < 0 && isDevice(b, p)) {
+          which = 1
+          p += 6
+        } else if (c === 110 && b[p + 4] === 61 && ns < 0 && isName(b, p)) {
+          which = 2
+          p += 4
+        } else {
+          if (NAME_START[c] !== 1) break outer
+          p++
+          // Table lookups with explicit bounds: the do/while over isNameByte() with an
+          // undefined-or-number byte was the hottest line of the fast path (~20% of it).
+          while (p < len && NAME[b[p]!] === 1) p++
+          if (p + 1 >= len || b[p] !== 61 /* = */) break outer
+        }
+        const q = b[p + 1]
         if (q !== 34 && q !== 39) break outer
         const vs = p + 2
         let ve = vs
@@ -325,11 +367,10 @@ export class Splitter {
         // native indexOf call here.
         while (ve < len && b[ve] !== q) ve++
         if (ve >= len || ++attrs > maxAttrs) break outer
-        const n = p - an
-        if (n === 6 && ds < 0 && isDevice(b, an)) {
+        if (which === 1) {
           ds = vs
           de = ve
-        } else if (n === 4 && ns < 0 && isName(b, an)) {
+        } else if (which === 2) {
           ns = vs
           ne = ve
         }
