@@ -1,3 +1,4 @@
+import { binaryAsXml, encodeFrame } from '@indi-ts/indi-msgpack'
 import { BoundedQueue } from '@indi-ts/indi-queue'
 import type {
   BlobPolicy,
@@ -97,6 +98,13 @@ export interface RunOptions {
   signal?: AbortSignal
   /** Who is on the other end; default 'server'. See PeerKind. */
   peer?: PeerKind
+  /**
+   * Speak @indi-ts/indi-msgpack's binary link instead of INDI XML (only to an indi-ts server that
+   * expects it). BLOBs then travel as raw bytes, without base64. Default: on stdio, true when the
+   * environment has `INDI_TS_BINARY=1` (what @indi-ts/indi-server sets for `binary: true`
+   * executables); otherwise false.
+   */
+  binary?: boolean
 }
 
 /** Options of `driver.listen()`. */
@@ -360,6 +368,7 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
       buildBlobChunks(m, { chunkBytes: 64 * 1024, blobLineLength: this.#opts.blobLineLength ?? 72 }),
       size,
       this.#meta(m, undefined),
+      this.#peers.some((p) => p.binaryLink !== undefined) ? () => encodeFrame(m) : undefined,
     )
     if (ping) {
       const uid = `SetBLOB/${++this.#pingSeq}`
@@ -423,9 +432,19 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
     }
     const kind = options.peer ?? 'server'
     if (this.#opts.blobPing === undefined) this.#blobPing = kind === 'server'
+    const binary = options.binary ?? (options.connection === undefined && process.env.INDI_TS_BINARY === '1')
+    const link = binary ? conn : undefined
+    if (binary) {
+      // The driver keeps writing and reading XML text through the bridge; only BLOBs bypass it
+      // (Writer#writeStream sends them to `link` as raw-byte frames).
+      conn = binaryAsXml(conn, {
+        ...(this.#opts.parserLimits ? { parserLimits: this.#opts.parserLimits } : {}),
+        onDropped: (reason) => this.logger.warn(`not sent over the binary link: ${reason}`),
+      })
+    }
     // The peer first: hardware() starts synchronously and may fill a flush before its first await.
     this.#state = 'running'
-    const peer = this.#addPeer(conn, kind)
+    const peer = this.#addPeer(conn, kind, link)
     this.#start(options.signal)
     await this.#readLoop(peer)
     await this.#stop('end of input')
@@ -523,8 +542,8 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
     for (const sub of this.#snoops) sub._resume()
   }
 
-  #addPeer(conn: Connection, kind: PeerKind): Peer {
-    const peer = new Peer(conn, kind)
+  #addPeer(conn: Connection, kind: PeerKind, binaryLink?: Connection): Peer {
+    const peer = new Peer(conn, kind, binaryLink)
     this.#peers = [...this.#peers, peer]
     // Snoop requests, then their enableBLOBs (the server needs the snoop entry first, §1.7).
     if (kind === 'server') {

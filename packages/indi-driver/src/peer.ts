@@ -26,12 +26,18 @@ export class Peer {
   readonly kind: PeerKind
   /** device → { policy for the whole device, per-vector policies } */
   readonly #blob = new Map<string, { all?: BlobPolicy; names: Map<string, BlobPolicy> }>()
+  /**
+   * Binary link only: the connection under `conn` (which is `binaryAsXml(binaryLink)`). The writer
+   * sends BLOBs here as one msgpack frame with raw bytes, never as base64.
+   */
+  readonly binaryLink: Connection | undefined
   /** Set when the writer gave up on this peer (slow or broken). */
   dead = false
 
-  constructor(conn: Connection, kind: PeerKind) {
+  constructor(conn: Connection, kind: PeerKind, binaryLink?: Connection) {
     this.conn = conn
     this.kind = kind
+    this.binaryLink = binaryLink
   }
 
   get label(): string {

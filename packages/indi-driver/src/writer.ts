@@ -14,6 +14,8 @@ interface StreamItem {
   readonly chunks: Iterable<Uint8Array>
   readonly size: number
   readonly meta: OutMeta
+  /** The same message as one binary-link frame, for peers on a binary link (built at most once). */
+  readonly frame: (() => Uint8Array) | undefined
 }
 type Item = TextItem | StreamItem
 
@@ -74,8 +76,8 @@ export class Writer {
   }
 
   /** Queue a stream (a BLOB); `size` is an estimate used for the bound. */
-  pushStream(chunks: Iterable<Uint8Array>, size: number, meta: OutMeta): void {
-    this.#items.push({ text: undefined, chunks, size, meta })
+  pushStream(chunks: Iterable<Uint8Array>, size: number, meta: OutMeta, frame?: () => Uint8Array): void {
+    this.#items.push({ text: undefined, chunks, size, meta, frame })
     this.#bytes += size
     this.#schedule()
   }
@@ -188,7 +190,14 @@ export class Writer {
   }
 
   async #writeStream(item: StreamItem): Promise<void> {
-    const peers = this.#o.peers().filter((p) => !p.dead && p.wants(item.meta))
+    let peers = this.#o.peers().filter((p) => !p.dead && p.wants(item.meta))
+    if (item.frame !== undefined && peers.some((p) => p.binaryLink !== undefined)) {
+      // Binary-link peers take the whole BLOB as one frame of raw bytes (no base64 at all).
+      const frame = item.frame()
+      const blocked = peers.filter((p) => p.binaryLink !== undefined && !p.binaryLink.send(frame))
+      peers = peers.filter((p) => p.binaryLink === undefined)
+      if (blocked.length > 0) await this.#drain(blocked)
+    }
     if (peers.length === 0) return
     for (const chunk of item.chunks) {
       const blocked: Peer[] = []
