@@ -4,7 +4,9 @@
  * forwarding, per-client BLOB policy, snooping, conflation for slow clients and the `indi-server`
  * command.
  */
+
 export { type CliOptions, type DriverArg, parseArgs, parseDriverArg, USAGE } from './args.js'
+export { blobFileName, type SaveBlobsOptions, type SavedBlob, saveBlobs } from './blobfolder.js'
 export {
   applyFifoCommand,
   type FifoCommand,
