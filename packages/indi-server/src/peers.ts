@@ -21,6 +21,12 @@ export interface ExecutableSpec {
   cwd?: string
   /** For logs; default the command as given. */
   name?: string
+  /**
+   * Speak @indi-ts/indi-msgpack's binary link with this driver (BLOBs as raw bytes, no base64):
+   * only for a driver built on @indi-ts/indi-driver. The server sets `INDI_TS_BINARY=1` in its
+   * environment (and removes it for every other driver). Default false: INDI XML.
+   */
+  binary?: boolean
 }
 
 /** A remote INDI server to chain: one device, or all of them. */
@@ -41,6 +47,11 @@ export interface RemoteSpec {
    * change, never one per retry. Default false (indiserver sends none).
    */
   statusMessages?: boolean
+  /**
+   * Speak @indi-ts/indi-msgpack's binary link with the remote: only when it is an
+   * @indi-ts/indi-server (its port serves XML and binary peers alike). Default false: INDI XML.
+   */
+  binary?: boolean
 }
 
 /** How a driver peer is run. */
@@ -80,6 +91,8 @@ export abstract class Peer {
   xmlErrors = 0
   /** Per-peer trace switch (`server.setTrace`): its traffic is logged whatever the verbosity. */
   traced = false
+  /** This peer's name in session recordings, computed at its first recorded element. */
+  recordAs: string | undefined
   abstract readonly label: string
 }
 

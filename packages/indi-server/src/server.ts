@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
+import { binaryAsXml, type SessionRecorder, sniffProtocol } from '@indi-ts/indi-msgpack'
 import {
   buildMessageBytes,
   type FrameEvent,
@@ -82,6 +83,22 @@ export interface IndiServerOptions {
    * stays right: it never counted them. Default true.
    */
   compactBlobs?: boolean
+  /**
+   * Records every element the server receives, with time, direction `'in'` and peer
+   * (`client:<label>`, `driver:<name>`, `remote:<host>:<port>`), as raw bytes: no parsing on the
+   * routing path, and `record()` never waits (it drops and counts past its memory bound). The
+   * caller creates it (`SessionRecorder.create`) and closes it after `server.close()`; replay it
+   * with `indi-replay`. Default none (and then no cost at all).
+   */
+  recorder?: SessionRecorder
+  /**
+   * Serve binary-link peers (another @indi-ts/indi-server's `addRemote({ binary: true })`) on the
+   * same TCP port as XML clients: each accepted connection's first bytes are sniffed (binary peers
+   * open with 0x89). Such a connection is served (and counted, and sees `client`) once it has
+   * sent something, as INDI clients speak first. Default false: XML only, each connection served
+   * at once, as indiserver does.
+   */
+  acceptBinary?: boolean
 }
 
 /** Typed events of an `IndiServer`. */
@@ -154,6 +171,10 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
   private nextClientId = 0
   private nextDriverId = 0
   private listener: TcpListener | undefined
+  private readonly recorder: SessionRecorder | undefined
+  private readonly acceptBinary: boolean
+  /** Accepted TCP connections whose first bytes are not in yet (see `acceptBinary`). */
+  private readonly sniffing = new Set<Connection>()
   private closing = false
   private closePromise: Promise<void> | undefined
   private dirty: Outbox[] = []
@@ -186,6 +207,8 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     this.compactBlobs = options.compactBlobs ?? true
     this.pingIntervalMs = options.pingIntervalMs ?? 0
     this.limits = options.limits ?? {}
+    this.recorder = options.recorder
+    this.acceptBinary = options.acceptBinary ?? false
     // The high-water mark that holds producers back is far below -m, so a flood is backpressured
     // long before anyone is disconnected; 1 MiB is enough to keep a socket write-bound.
     const highWater = Math.min(MB, Math.max(16 * 1024, this.maxBytes / 4), this.maxBytes / 2)
@@ -220,13 +243,41 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     this.log(1, `listening to port ${listener.address.port} on ${listener.address.host}`)
     void (async () => {
       try {
-        for await (const conn of listener) this.addClient(conn)
+        for await (const conn of listener) {
+          if (this.acceptBinary) this.sniff(conn)
+          else this.addClient(conn)
+        }
       } catch (err) {
         // Never exit on accept errors (indiserver does, §2.15): log and stop listening.
         if (!this.closing) this.log(0, `listener: ${(err as Error).message}`)
       }
     })()
     return listener.address
+  }
+
+  /** Waits for a TCP client's first bytes, then serves it as an XML or a binary-link peer. */
+  private sniff(conn: Connection): void {
+    this.sniffing.add(conn)
+    sniffProtocol(conn).then(
+      ({ protocol, connection }) => {
+        this.sniffing.delete(conn)
+        if (this.closing) return conn.destroy()
+        if (protocol === 'xml') return void this.addClient(connection)
+        this.log(1, `${conn.label}: binary link peer`)
+        this.addClient(binaryAsXml(connection, this.bridgeOptions(conn.label)))
+      },
+      () => {
+        this.sniffing.delete(conn)
+        conn.destroy()
+      },
+    )
+  }
+
+  private bridgeOptions(label: string): Parameters<typeof binaryAsXml>[1] {
+    return {
+      parserLimits: this.limits,
+      onDropped: (reason) => this.log(1, `${label}: not sent over the binary link: ${reason}`),
+    }
   }
 
   /**
@@ -444,9 +495,12 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
   }
 
   private dispatch(peer: Peer, events: FrameEvent[], isClient: boolean): void {
+    const rec = this.recorder
     for (let i = 0; i < events.length; i++) {
       const ev = events[i]!
       if (ev.kind === 'frame') {
+        if (rec !== undefined)
+          rec.recordRaw('in', (peer.recordAs ??= this.recordName(peer, isClient)), ev.frame.bytes)
         try {
           if (isClient) this.fromClient(peer as ClientPeer, ev.frame)
           else this.fromDriver(peer as DriverPeer, ev.frame)
@@ -457,6 +511,13 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
       } else this.xmlError(peer, ev.error, isClient)
       if (peer.dropping) return
     }
+  }
+
+  /** A peer's name in recordings: `client:<label>`, `driver:<name>` or `remote:<host>:<port>`. */
+  private recordName(peer: Peer, isClient: boolean): string {
+    if (isClient) return `client:${peer.label}`
+    const dp = peer as DriverPeer
+    return dp.kind === 'remote' ? `remote:${dp.remoteUid}` : `driver:${dp.name}`
   }
 
   private xmlError(peer: Peer, error: XmlParseError, isClient: boolean): void {
@@ -811,8 +872,13 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
       const spec = dp.spec.exec!
       let proc: ReturnType<typeof spawnDriver>
       try {
+        const env = { ...process.env, ...spec.env } as Record<string, string>
+        // Set for binary drivers only, and never inherited by the others (an indi-ts driver
+        // started by a binary driver, or by a server that is itself one, must speak XML).
+        if (spec.binary) env.INDI_TS_BINARY = '1'
+        else delete env.INDI_TS_BINARY
         proc = spawnDriver(spec.command, [...(spec.args ?? [])], {
-          env: { ...process.env, ...spec.env } as Record<string, string>,
+          env,
           ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
           label: dp.name,
           onStderrLine: (line: string) =>
@@ -831,7 +897,10 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
         return
       }
       dp.process = proc
-      this.attachDriver(dp, proc.connection)
+      this.attachDriver(
+        dp,
+        spec.binary ? binaryAsXml(proc.connection, this.bridgeOptions(dp.name)) : proc.connection,
+      )
       this.log(1, `Driver ${dp.name}: pid=${proc.pid}`)
     }
     // Every local driver is asked for its properties at once: that is how it announces devices (§0.5).
@@ -966,6 +1035,7 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
           conn.destroy()
           break
         }
+        if (r.binary) conn = binaryAsXml(conn, this.bridgeOptions(dp.name))
         this.log(1, `Driver ${dp.name}: connected to ${r.host}:${port}`, 'indi:server:remote', {
           remote: dp.name,
         })
@@ -1068,6 +1138,8 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
       }
       for (const cp of this.clients) cp.connection?.destroy()
     }
+    for (const conn of this.sniffing) conn.destroy()
+    this.sniffing.clear()
     signal?.addEventListener('abort', onAbort, { once: true })
     try {
       // Not awaited yet: a net.Server only finishes closing once every client has gone.
