@@ -499,8 +499,10 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     for (let i = 0; i < events.length; i++) {
       const ev = events[i]!
       if (ev.kind === 'frame') {
-        if (rec !== undefined)
-          rec.recordRaw('in', (peer.recordAs ??= this.recordName(peer, isClient)), ev.frame.bytes)
+        if (rec !== undefined) {
+          peer.recordAs ??= this.recordName(peer, isClient)
+          rec.recordRaw('in', peer.recordAs, ev.frame.bytes)
+        }
         try {
           if (isClient) this.fromClient(peer as ClientPeer, ev.frame)
           else this.fromDriver(peer as DriverPeer, ev.frame)
