@@ -16,6 +16,7 @@ export type * from './events.js'
 export type { RangePolicy } from './host.js'
 export { type Logger, type LogLevel, silentLogger, stderrLogger } from './logger.js'
 export type { PeerKind } from './peer.js'
+export { type RestartPolicy, withRestarts } from './restart.js'
 export { type SnoopFilter, type SnoopInfo, SnoopSubscription } from './snoop.js'
 export {
   type AnyVector,
