@@ -3,9 +3,13 @@ import { IndiError } from '@indi-ts/indi-xml'
 import type { LogLevel } from './log.js'
 
 /** A positional driver argument: an executable, or a remote `[device]@host[:port]`. */
-export type DriverArg =
+export type DriverArg = (
   | { readonly kind: 'exec'; readonly command: string }
   | { readonly kind: 'remote'; readonly device?: string; readonly host: string; readonly port: number }
+) & {
+  /** After `--binary` (until `--xml`): speak @indi-ts/indi-msgpack's binary link with it. */
+  readonly binary?: boolean
+}
 
 /** The parsed command line of `indi-server`. */
 export interface CliOptions {
@@ -39,6 +43,10 @@ export interface CliOptions {
   natsExport: string[]
   /** `--nats-import`: globs on device names to import from other sites (repeatable). */
   natsImport: string[]
+  /** `--record`: write every received element to this session recording (see indi-replay). */
+  record?: string
+  /** `--accept-binary`: also serve binary-link peers (other indi-servers' `--binary` remotes) on the port. */
+  acceptBinary: boolean
   /** Drivers and remotes, in order. */
   drivers: DriverArg[]
   /** `--help` / `-h`. */
@@ -71,6 +79,12 @@ A drop-in replacement for indilib's indiserver.
  --nats-site name     : this server's site name on NATS, default the host name
  --nats-export glob   : export devices whose name matches (repeatable, e.g. 'Telescope*')
  --nats-import glob   : import devices of other sites whose name matches (repeatable, e.g. '*')
+ --binary             : the drivers named after it speak the indi-ts binary link (msgpack, raw BLOBs):
+                        executables built on @indi-ts/indi-driver, or remotes that are indi-servers
+                        run with --accept-binary. --xml switches back for the drivers after it
+ --accept-binary      : also serve binary-link peers on the port (sniffs each client's first bytes)
+ --record file        : record every message the server receives (time, peer) to a new file;
+                        serve it later with indi-replay
  -h, --help           : this text
 driver    : executable (searched on PATH) or [device]@host[:port]
 With no driver, no -f and no --nats-import, prints this text and exits with status 2.
@@ -162,6 +176,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     verbosity: 0,
     host: '127.0.0.1',
     allow: [],
+    acceptBinary: false,
     nats: [],
     natsExport: [],
     natsImport: [],
@@ -169,6 +184,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     help: false,
   }
   let i = 0
+  let binary = false
   const next = (): string | undefined => argv[++i]
   for (; i < argv.length; i++) {
     const arg = argv[i]!
@@ -192,6 +208,19 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         case '--allow':
           o.allow.push(...allowArg(value()))
           break
+        case '--binary':
+        case '--xml':
+          binary = flag === '--binary'
+          break
+        case '--accept-binary':
+          o.acceptBinary = true
+          break
+        case '--record': {
+          const v = value()
+          if (!v) throw usageError('--record needs a file')
+          o.record = v
+          break
+        }
         case '--nats':
         case '--nats-site':
         case '--nats-export':
@@ -253,7 +282,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       }
       continue
     }
-    o.drivers.push(parseDriverArg(arg))
+    const driver = parseDriverArg(arg)
+    o.drivers.push(binary ? { ...driver, binary } : driver)
   }
   const natsRoles = o.natsExport.length + o.natsImport.length
   if (o.nats.length === 0 && (natsRoles > 0 || o.natsSite !== undefined))

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { SessionRecorder } from '@indi-ts/indi-msgpack'
 import { IndiError } from '@indi-ts/indi-xml'
 import { parseArgs, USAGE } from './args.js'
 import { applyFifoCommand, type FifoWatcher, parseFifoLine, watchFifo } from './fifo.js'
@@ -29,7 +30,20 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(USAGE)
     return 2
   }
+  let recorder: SessionRecorder | undefined
+  if (opts.record !== undefined) {
+    try {
+      recorder = await SessionRecorder.create(opts.record, {
+        meta: { command: `indi-server ${argv.join(' ')}` },
+      })
+    } catch (err) {
+      say(`--record ${opts.record}: ${(err as Error).message}`)
+      return 1
+    }
+  }
   const server = new IndiServer({
+    ...(recorder !== undefined ? { recorder } : {}),
+    ...(opts.acceptBinary ? { acceptBinary: true } : {}),
     host: opts.host,
     port: opts.port,
     maxQueueMB: opts.maxQueueMB,
@@ -55,6 +69,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     fifo?.close()
     await nats?.close().catch(() => undefined)
     await server.close({ signal: AbortSignal.timeout(10_000) }).catch(() => undefined)
+    await recorder?.close().catch((err: Error) => say(`--record: ${err.message}`))
     settle(code)
   }
   server.on('idle', () => {
@@ -69,11 +84,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     await server.listen()
   } catch (err) {
     say(`cannot listen on ${opts.host}:${opts.port}: ${(err as Error).message}`)
+    await recorder?.close().catch(() => undefined)
     return 1
   }
   for (const d of opts.drivers) {
-    if (d.kind === 'exec') server.addExecutable({ command: d.command })
-    else server.addRemote({ host: d.host, port: d.port, ...(d.device ? { device: d.device } : {}) })
+    const binary = d.binary ? { binary: true } : {}
+    if (d.kind === 'exec') server.addExecutable({ command: d.command, ...binary })
+    else
+      server.addRemote({ host: d.host, port: d.port, ...(d.device ? { device: d.device } : {}), ...binary })
   }
   if (opts.nats.length > 0) {
     try {
@@ -81,6 +99,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     } catch (err) {
       say(`--nats: ${(err as Error).message}`)
       await server.close()
+      await recorder?.close().catch(() => undefined)
       return 1
     }
   }
@@ -100,6 +119,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     } catch (err) {
       say(IndiError.is(err) ? err.message : String(err))
       await server.close()
+      await recorder?.close().catch(() => undefined)
       return 1
     }
   }
