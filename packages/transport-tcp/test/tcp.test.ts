@@ -223,6 +223,41 @@ describe('connectTcp', () => {
     expect(IndiError.is(await client.closed, 'ERR_INDI_CONNECTION_RESET')).toBe(true)
   })
 
+  it('after a failed write, still delivers what the peer sent before it reset, then the error', async () => {
+    // indi_setprop's habit (indilib #1669, "half-closed sockets"): it writes its new* and exits
+    // while we are still writing definitions to it. Our write then fails, but the peer's bytes are
+    // already here, in our buffers or the kernel's receive queue, and must still be read.
+    const l = await listen({ highWaterMark: 16 * 1024 })
+    const next = l[Symbol.asyncIterator]().next()
+    const peer = netConnect({ host: '127.0.0.1', port: l.address.port })
+    sockets.push(peer)
+    peer.pause()
+    const server = (await next).value as Connection
+    conns.push(server)
+    // 64 KiB ahead of the message: more than our read buffer, so reading is paused and the
+    // message waits in the kernel when the write fails (what made Node drop it with the socket).
+    const sent = Buffer.concat([Buffer.alloc(64 * 1024, 0x20), Buffer.from('<newSwitchVector/>')])
+    await new Promise<void>((resolve, reject) => peer.write(sent, (e) => (e ? reject(e) : resolve())))
+    peer.resetAndDestroy()
+    const chunk = Buffer.alloc(64 * 1024, 0x41)
+    let failed: unknown
+    for (let i = 0; i < 1000 && failed === undefined; i++) {
+      while (server.send(chunk));
+      failed = await server.drained().then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+    }
+    expect(IndiError.is(failed, 'ERR_INDI_CONNECTION_RESET')).toBe(true)
+    const got: Buffer[] = []
+    const end = await (async () => {
+      for await (const c of server) got.push(Buffer.from(c))
+    })().catch((e: unknown) => e)
+    expect(Buffer.concat(got).equals(sent)).toBe(true)
+    expect(IndiError.is(end, 'ERR_INDI_CONNECTION_RESET')).toBe(true)
+    expect(IndiError.is(await server.closed, 'ERR_INDI_CONNECTION_RESET')).toBe(true)
+  })
+
   it('a reader frozen at the kernel level makes the writer wait, then ERR_INDI_SLOW_PEER', async () => {
     const l = await listen()
     const next = l[Symbol.asyncIterator]().next()

@@ -19,7 +19,9 @@ export interface AbortOptions {
  * Lifecycle: `end()` half-closes (the peer's iteration ends; we can still read). `close()` ends
  * and stops reading; a peer that keeps sending then gets ERR_INDI_CONNECTION_RESET. `destroy()`
  * drops everything at once; the peer sees ERR_INDI_CONNECTION_RESET. `closed` settles when both
- * directions are done (clean) or at the first error.
+ * directions are done (clean) or at the first error, except a failed write: that ends only our
+ * output (sends drop, drained() rejects) while the input still delivers what the peer sent before
+ * it went, until it ends; then the iteration throws and `closed` settles (indilib #1669).
  */
 export interface Connection extends AsyncIterable<Uint8Array> {
   /** For logs and errors, e.g. "tcp:127.0.0.1:51012" or "exec:indi_simulator_ccd". */

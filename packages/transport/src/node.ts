@@ -60,6 +60,11 @@ export interface StreamConnectionOptions {
  *   elements becomes one write(); `send()` returns false past `highWaterMark` queued bytes.
  * - Errors from either stream (ECONNRESET, EPIPE, …) become IndiError ERR_INDI_CONNECTION_RESET
  *   with the original as `cause`; an IndiError passes unchanged.
+ * - A failed write ends only the output (indilib #1669, "half-closed sockets"): sends are dropped
+ *   and drained() rejects, but what the peer sent before it went (still in Node's buffer or the
+ *   kernel's receive queue) is read and delivered until the input ends; the iteration then throws
+ *   the write error and `closed` settles with it. indi_setprop writes its new* and exits while the
+ *   server is still writing definitions to it: that new* must still be routed.
  * - A socket must be created with `allowHalfOpen: true`, else Node ends our side on the peer's
  *   end and `end()` half-close cannot work.
  */
@@ -79,6 +84,8 @@ export class StreamConnection implements Connection {
   private writeEnded = false
   private writeFinished = false
   private writeError: Error | undefined = undefined
+  /** Set when a write failed while input may still arrive (see writeFailed). */
+  private outputBroken: Error | undefined = undefined
   private settled = false
   private released = false
   private settleFn!: (e: Error | undefined) => void
@@ -115,12 +122,16 @@ export class StreamConnection implements Connection {
       }
     })
     if (w !== (r as unknown)) {
-      w.on('error', (e: Error) => this.fail(this.wrap(e), true))
+      // A separate output (a child's stdin) breaking leaves its input (the child's stdout) alone.
+      w.on('error', (e: Error) => this.writeFailed(this.wrap(e)))
       w.on('close', () => {
         if (!this.writeFinished && this.writeError === undefined) {
-          this.fail(resetError(this.label, 'the output closed before it was ended'))
+          this.writeFailed(resetError(this.label, 'the output closed before it was ended'))
         }
       })
+    } else {
+      // One Duplex (a socket): Node destroys it on a write error, closing the fd with unread input.
+      isolateWriteErrors(w, (e) => this.writeFailed(this.wrap(e)))
     }
     w.on('finish', () => {
       // A one-way stream (a pipe or FIFO end) only signals end of data to the reader when its fd
@@ -133,9 +144,13 @@ export class StreamConnection implements Connection {
     if (r.readableEnded && options.endOfInput !== 'manual') this.inbox.end()
   }
 
-  /** Clean end of input: the iteration ends after the chunks already received. */
+  /**
+   * Clean end of input: the iteration ends after the chunks already received (and throws the
+   * write error if our output had broken before).
+   */
   endInput(): void {
-    this.inbox.end()
+    if (this.outputBroken !== undefined) this.inbox.fail(this.outputBroken, true)
+    else this.inbox.end()
     this.checkClosed()
   }
 
@@ -220,6 +235,12 @@ export class StreamConnection implements Connection {
       await this.end(options)
     } catch (e) {
       if (options?.signal?.aborted === true && e === options.signal.reason) this.destroy()
+      else {
+        // The output broke while flushing: we were stopping reading anyway, so drop the input
+        // now rather than keep the connection open for a reader that will never come.
+        this.inbox.discard()
+        this.checkClosed()
+      }
       throw e
     }
     // We stop reading: drop what is unread. The peer sees our end after all we sent; if it keeps
@@ -272,9 +293,30 @@ export class StreamConnection implements Connection {
     this.finish(undefined, 'clean')
   }
 
+  /**
+   * Our output broke (EPIPE, ECONNRESET on write, a pipe's reader gone). Stop writing, but keep
+   * delivering input until it ends (indilib #1669): the peer's last messages are still valid.
+   */
+  private writeFailed(err: Error): void {
+    if (this.settled || this.writeError !== undefined) return
+    this.outputBroken = err
+    this.writeError = err
+    this.pending = []
+    this.pendingBytes = 0
+    this.writers.wake()
+    if (this.inbox.ended) {
+      // Input had already ended cleanly: nothing more can arrive.
+      this.finish(err, 'error')
+      return
+    }
+    this.checkClosed()
+  }
+
   private checkClosed(): void {
-    if (!this.settled && this.writeFinished && this.inbox.finished) {
-      this.finish(this.inbox.error, this.inbox.error === undefined ? 'clean' : 'error')
+    if (this.settled || !this.inbox.finished) return
+    if (this.writeFinished || this.outputBroken !== undefined) {
+      const err = this.inbox.error ?? this.outputBroken
+      this.finish(err, err === undefined ? 'clean' : 'error')
     }
   }
 
@@ -292,6 +334,53 @@ export class StreamConnection implements Connection {
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return this.inbox.iterator()
+  }
+}
+
+type WriteCallback = (error?: Error | null) => void
+interface WritableImpl {
+  _write(chunk: unknown, encoding: BufferEncoding, cb: WriteCallback): void
+  _writev?: ((chunks: unknown[], cb: WriteCallback) => void) | null
+  _final?: (cb: WriteCallback) => void
+}
+
+/**
+ * Keeps a Duplex's write failures away from its stream machinery, which would destroy the whole
+ * Duplex (a net.Socket closes its fd, and the input still queued in Node or in the kernel is never
+ * read). The failure goes to `onError` instead; later writes are dropped, and the readable side
+ * goes on until the peer's end or reset. Wraps `_write`/`_writev`/`_final`, the documented
+ * implementer hooks of stream.Writable, on this instance only.
+ */
+function isolateWriteErrors(duplex: Writable, onError: (e: Error) => void): void {
+  const impl = duplex as unknown as WritableImpl
+  let failed = false
+  const guard =
+    (cb: WriteCallback): WriteCallback =>
+    (e) => {
+      if (e != null && !failed) {
+        failed = true
+        onError(e)
+      }
+      cb()
+    }
+  const write = impl._write
+  impl._write = (chunk, encoding, cb) => {
+    if (failed) cb()
+    else write.call(duplex, chunk, encoding, guard(cb))
+  }
+  const writev = impl._writev
+  if (typeof writev === 'function') {
+    impl._writev = (chunks, cb) => {
+      if (failed) cb()
+      else writev.call(duplex, chunks, guard(cb))
+    }
+  }
+  const final = impl._final
+  if (typeof final === 'function') {
+    impl._final = (cb) => {
+      if (failed) cb()
+      else final.call(duplex, guard(cb))
+    }
   }
 }
 

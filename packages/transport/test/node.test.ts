@@ -1,4 +1,4 @@
-import { PassThrough } from 'node:stream'
+import { Duplex, PassThrough } from 'node:stream'
 import { IndiError } from '@indi-ts/indi-xml'
 import { describe, expect, it } from 'vitest'
 import { collect } from '../src/index.js'
@@ -10,6 +10,8 @@ function over(options: Partial<ConstructorParameters<typeof StreamConnection>[0]
   const conn = new StreamConnection({ label: 'test', readable: input, writable: output, ...options })
   return { input, output, conn }
 }
+
+const tick = (): Promise<void> => new Promise((r) => setImmediate(r))
 
 describe('StreamConnection', () => {
   it('turns a stream error into ERR_INDI_CONNECTION_RESET with the original as cause', async () => {
@@ -23,10 +25,63 @@ describe('StreamConnection', () => {
   })
 
   it('passes an IndiError from a stream unchanged', async () => {
-    const { output, conn } = over()
+    const { input, conn } = over()
     const err = new IndiError('ERR_INDI_SLOW_PEER', 'slow')
-    output.destroy(err)
+    input.destroy(err)
     expect(await conn.closed).toBe(err)
+  })
+
+  it('after the output breaks, still delivers the input until it ends, then throws the write error', async () => {
+    // A driver that closed its stdin (EPIPE for us) may still have messages on its stdout.
+    const { input, output, conn } = over()
+    const err = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })
+    output.destroy(err)
+    await tick()
+    const failed = await conn.drained().catch((e: unknown) => e)
+    expect((failed as Error).cause).toBe(err)
+    expect(conn.send(Buffer.from('dropped'))).toBe(false)
+    input.end(Buffer.from('last words'))
+    const got: string[] = []
+    const end = await (async () => {
+      for await (const c of conn) got.push(Buffer.from(c).toString())
+    })().catch((x: unknown) => x)
+    expect(got).toEqual(['last words'])
+    expect(end).toBe(failed)
+    expect(await conn.closed).toBe(failed)
+  })
+
+  it('after the output of a duplex fails a write, its input is not destroyed', async () => {
+    // A net.Socket is one Duplex: Node would destroy it on EPIPE, dropping unread input.
+    const failing = new Duplex({
+      read() {},
+      write(_chunk, _enc, cb) {
+        cb(Object.assign(new Error('write ECONNRESET'), { code: 'ECONNRESET' }))
+      },
+    })
+    const conn = new StreamConnection({ label: 'test', readable: failing, writable: failing })
+    conn.send(Buffer.from('x'))
+    await tick()
+    const failed = await conn.drained().catch((e: unknown) => e)
+    expect(IndiError.is(failed, 'ERR_INDI_CONNECTION_RESET')).toBe(true)
+    expect(failing.destroyed).toBe(false)
+    failing.push(Buffer.from('new*'))
+    failing.push(null)
+    const got: string[] = []
+    const end = await (async () => {
+      for await (const c of conn) got.push(Buffer.from(c).toString())
+    })().catch((x: unknown) => x)
+    expect(got).toEqual(['new*'])
+    expect(end).toBe(failed)
+  })
+
+  it('close() after the output broke drops the input and settles closed with the write error', async () => {
+    const { input, output, conn } = over()
+    input.write(Buffer.from('unread'))
+    output.destroy(new Error('write EPIPE'))
+    await tick()
+    const e = await conn.close().catch((x: unknown) => x)
+    expect(IndiError.is(e, 'ERR_INDI_CONNECTION_RESET')).toBe(true)
+    expect(await conn.closed).toBe(e)
   })
 
   it('delivers what was received before a stream error, then throws it', async () => {
