@@ -135,12 +135,19 @@ export class FastReader {
   /** Trimmed text of the member (or root) last read. */
   private text = ''
 
+  /**
+   * In prefix mode (readPrefix) the element may be followed by more text: its root end tag ends
+   * it. Otherwise the root end tag must end the string.
+   */
+  private prefix = false
+
   /** The message for the element `s` (tag INDI_TAGS[tagIndex]), or undefined to use the general parser. */
   read(s: string, tagIndex: number, maxAttributes: number, maxDepth: number): IndiMessage | undefined {
     if (maxDepth < 2) return undefined
     this.s = s
     this.n = s.length
     this.maxAttrs = maxAttributes
+    this.prefix = false
     const tag = INDI_TAGS[tagIndex]!
     this.p = 1 + tag.length
     const open = this.attrs()
@@ -149,6 +156,33 @@ export class FastReader {
     this.s = ''
     return m
   }
+
+  /**
+   * The message for the element at the start of `s` (tag INDI_TAGS[tagIndex], which the caller
+   * has matched), which may be followed by anything; `end` is then the index after its root end
+   * tag. Undefined to use the general parser, or when `s` ends before the element does.
+   */
+  readPrefix(s: string, tagIndex: number, maxAttributes: number, maxDepth: number): IndiMessage | undefined {
+    if (maxDepth < 2) return undefined
+    this.s = s
+    this.n = s.length
+    this.maxAttrs = maxAttributes
+    this.prefix = true
+    const tag = INDI_TAGS[tagIndex]!
+    this.p = 1 + tag.length
+    const open = this.attrs()
+    let m: IndiMessage | undefined
+    if (open >= 0) {
+      m = this.build(tag, open === 0)
+      // A childless element written as <tag .../> ends at its start tag.
+      this.end = this.p
+    }
+    this.s = ''
+    return m
+  }
+
+  /** After readPrefix: the index in its string just after the element. */
+  end = 0
 
   /**
    * A setBLOBVector / newBLOBVector element b[start, end) read from its bytes, or undefined to use
@@ -364,7 +398,7 @@ export class FastReader {
     while (isSpace(c)) c = s.charCodeAt(++p)
     if (c !== 60) return -1
     this.p = p
-    if (s.charCodeAt(p + 1) === 47) return this.endTag(root) && this.p === this.n ? 0 : -1
+    if (s.charCodeAt(p + 1) === 47) return this.endTag(root) && (this.prefix || this.p === this.n) ? 0 : -1
     if (!same(s, p + 1, member)) return -1
     this.p = p + 1 + member.length
     const open = this.attrs()
@@ -378,7 +412,7 @@ export class FastReader {
 
   /** Root text then its end tag (enableBLOB, or a childless element written open/close). */
   private rootText(root: string): boolean {
-    return this.readText() && this.endTag(root) && this.p === this.n
+    return this.readText() && this.endTag(root) && (this.prefix || this.p === this.n)
   }
 
   private build(tag: string, open: boolean): IndiMessage | undefined {

@@ -158,6 +158,14 @@ export interface SplitHandler {
     ne: number,
   ): boolean
   error(error: XmlParseError): void
+  /**
+   * Optional: read the complete, valid, non-BLOB element with known tag `tagIndex` that starts at
+   * b[start] (a '<' in the chunk being scanned in place, which ends at len) and report it
+   * directly. Returns the index just after the element, or -1 to let the splitter frame it (any
+   * doubt: unusual or invalid input, an element running past len, a limit). Only called from the
+   * fast path, so an element it takes is one the splitter would have framed the same way.
+   */
+  direct?(b: Buffer, start: number, len: number, tagIndex: number, maxBytes: number): number
 }
 
 enum S {
@@ -292,6 +300,7 @@ export class Splitter {
     const b = this.buf
     const len = this.len
     const maxAttrs = this.limits.maxAttributes
+    const direct = this.handler.direct !== undefined
     let pos = this.pos
     outer: while (pos < len) {
       let c: number | undefined = b[pos]!
@@ -315,6 +324,14 @@ export class Splitter {
       }
       const tagIndex = knownTag(b, el + 1, len)
       if (tagIndex < 0) break
+      if (direct && tagIndex !== SET_BLOB && tagIndex !== NEW_BLOB) {
+        const e = this.handler.direct!(b, el, len, tagIndex, this.limits.maxElementBytes)
+        if (e > el) {
+          this.quiet = false
+          pos = e
+          continue
+        }
+      }
       const tagLen = TAG_LEN[tagIndex]!
       let p = el + 1 + tagLen
       let ds = -1

@@ -138,3 +138,100 @@ describe('fast path = resumable path', () => {
     expect(fast).toEqual(withoutFastPath(() => parseView(parse(b))))
   })
 })
+
+// The parser reads setNumberVector/newNumberVector straight from bytes, and other elements from a
+// decoded window of the chunk; both are checked against the framed path (fast path off) and the
+// byte machine (one byte per push), for inputs at and just past the edge of what they take.
+describe('direct readers = framed path', () => {
+  const head = `<setNumberVector device="Mount" name="EQ" state="Ok" timeout="60" timestamp="2026-11-24T01:09:21">`
+  const m = (body: string) => `${head}\n  ${body}\n</setNumberVector>`
+  const samples: [string, string][] = [
+    [
+      'plain, two members',
+      m(`<oneNumber name="RA">\n10.5\n</oneNumber><oneNumber name="DEC">-1</oneNumber>`),
+    ],
+    ['min, max, step on members', m(`<oneNumber name="RA" min="0" max="24" step="0.1">1</oneNumber>`)],
+    ['single quotes', m(`<oneNumber name='RA' min='0'>1</oneNumber>`).replaceAll('"', "'")],
+    ['a message attribute', m('').replace('state=', 'message="hi &gt; there" state=')],
+    ['self-closed member', m(`<oneNumber name="RA"/><oneNumber name="DEC" />`)],
+    ['self-closed root', `<setNumberVector device="Mount" name="EQ"/>`],
+    ['no members', m('')],
+    [
+      'newNumberVector with ignored state',
+      `<newNumberVector device="M" name="EQ" state="Ok"><oneNumber name="RA">1</oneNumber></newNumberVector>`,
+    ],
+    ['spaces around =', m(`<oneNumber name = "RA">1</oneNumber>`)],
+    ['entity in text', m(`<oneNumber name="RA">1&#48;</oneNumber>`)],
+    ['entity in a value', m(`<oneNumber name="R&amp;A">1</oneNumber>`)],
+    ['control character in text', m(`<oneNumber name="RA">1\u0001</oneNumber>`)],
+    ['control character in a value', m(`<oneNumber name="R\u0002A">1</oneNumber>`)],
+    ['> in text', m(`<oneNumber name="RA">1 > 0</oneNumber>`)],
+    [']]> in text', m(`<oneNumber name="RA">1 ]]> 0</oneNumber>`)],
+    ['< in a value', m(`<oneNumber name="R<A">1</oneNumber>`)],
+    ['non-ASCII in a value', m(`<oneNumber name="RA°">1</oneNumber>`)],
+    ['non-ASCII in text', m(`<oneNumber name="RA">1°</oneNumber>`)],
+    ['member without name', m(`<oneNumber min="0">1</oneNumber>`)],
+    ['duplicate attribute', m(`<oneNumber name="RA" name="B">1</oneNumber>`)],
+    ['attribute unknown to the member', m(`<oneNumber name="RA" label="x">1</oneNumber>`)],
+    ['attribute unknown to INDI', m('').replace('state=', 'foo="1" state=')],
+    ['bad state', m('').replace('"Ok"', '"Okay"')],
+    ['no device', `<setNumberVector name="EQ"><oneNumber name="RA">1</oneNumber></setNumberVector>`],
+    ['spaces in end tags', `${head}<oneNumber name="RA">1</oneNumber \n></setNumberVector\t>`],
+    ['member of another kind', m(`<oneText name="RA">1</oneText>`)],
+    ['member tag with a longer name', m(`<oneNumbers name="RA">1</oneNumbers>`)],
+    ['no space between attributes', m(`<oneNumber name="RA"min="1">1</oneNumber>`)],
+    ['unterminated value', m(`<oneNumber name="RA>1</oneNumber>`)],
+    ['a comment in the body', m(`<!-- x --><oneNumber name="RA">1</oneNumber>`)],
+    ['truncated, then a whole element', `${head}<oneNumber name="RA">1</oneNumber>${m('')}`],
+    ['unclosed member', m(`<oneNumber name="RA">1`)],
+    [
+      'near-miss tags',
+      `<pingReplyX uid="1"/><pingRepl uid="2"/><pingReply uid="3"/><pingRequest uid="4"/><setNumberVectors device="a" name="b"></setNumberVectors><delProperty device="d"/>`,
+    ],
+  ]
+
+  it.each(samples)('%s', (_what, xml) => {
+    // Twice, and after a valid element, so each sample is also read mid-chunk and at its end.
+    const b = Buffer.from(`${xml}\n<pingRequest uid="x"/>${xml}`)
+    const fast = parseView(parse(b))
+    expect(fast).toEqual(withoutFastPath(() => parseView(parse(b))))
+    expect(fast).toEqual(parseView(parse(b, undefined, oneByOne(b))))
+    for (let cut = 1; cut < b.length; cut += 7) expect(parseView(parse(b, undefined, [cut]))).toEqual(fast)
+  })
+
+  it('the number reader honours maxAttributes, maxDepth and maxElementBytes', () => {
+    const b = Buffer.from(samples[1]![1].repeat(3))
+    for (const lim of [
+      { maxAttributes: 3 },
+      { maxAttributes: 4 },
+      { maxDepth: 1 },
+      { maxElementBytes: 160 },
+    ]) {
+      const fast = parseView(parse(b, lim))
+      expect(fast).toEqual(withoutFastPath(() => parseView(parse(b, lim))))
+    }
+  })
+
+  it('reads an element much larger than the ones before it (window grows), and non-ASCII chunks', () => {
+    const big = buildMessage({
+      tag: 'defSwitchVector',
+      device: 'CCD',
+      name: 'MODES',
+      state: 'Idle',
+      perm: 'rw',
+      rule: 'OneOfMany',
+      members: Array.from({ length: 300 }, (_, i) => ({
+        name: `M${i}`,
+        label: `Mode ${i}`,
+        value: i === 0 ? 'On' : 'Off',
+      })),
+    })
+    const small = `<getProperties version="1.7"/>\n<pingReply uid="a"/>\n`
+    for (const xml of [small + big + small + big, `${small}<message device="é" message="x"/>${big}`]) {
+      const b = Buffer.from(xml)
+      const fast = parseView(parse(b))
+      expect(fast.length).toBeGreaterThanOrEqual(4)
+      expect(fast).toEqual(withoutFastPath(() => parseView(parse(b))))
+    }
+  })
+})
