@@ -235,3 +235,25 @@ describe('direct readers = framed path', () => {
     }
   })
 })
+
+describe('BLOB buffering', () => {
+  const blobXml = (attrs: string, payload: string) =>
+    `<setBLOBVector device="CCD" name="CCD1" state="Ok">\n<oneBLOB name="CCD1" format=".fits" ${attrs}>\n${payload}\n</oneBLOB>\n</setBLOBVector>\n<pingRequest uid="after"/>`
+  const payload = Buffer.alloc(200_000, 7).toString('base64').replace(/.{72}/g, '$&\n')
+  const size = 200_000
+
+  it.each([
+    ['true size and enclen', `size="${size}" enclen="${Math.ceil(size / 3) * 4}"`],
+    ['size only', `size="${size}"`],
+    ['enclen claiming ten times too much', `size="${size}" enclen="${size * 40}"`],
+    ['enclen claiming too little', `size="${size}" enclen="12"`],
+    ['enclen not a number', `size="${size}" enclen="lots"`],
+  ])('grows its buffer to the announced size or by doubling, same events: %s', (_what, attrs) => {
+    const b = Buffer.from(blobXml(attrs, payload))
+    const chunks = Array(Math.ceil(b.length / 4096)).fill(4096)
+    const split = parseView(parse(b, undefined, chunks))
+    expect(split).toEqual(parseView(parse(b)))
+    expect(split).toEqual(withoutFastPath(() => parseView(parse(b, undefined, chunks))))
+    expect(split.at(-1)).toEqual(normal({ tag: 'pingRequest', uid: 'after' }))
+  })
+})
