@@ -666,7 +666,10 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
       // The remote's `blobs` flag: drop its BLOBs, or answer its BLOB definitions with enableBLOB.
       const verdict = dp.link.incoming(tag, dev, f.name)
       if (verdict === false) return
-      if (verdict !== true) dp.outbox?.push(verdict)
+      if (verdict !== true) {
+        if (this.verbosity >= 2 || dp.traced) this.trace(`Driver ${dp.name}: queuing`, verdict, dp.traced)
+        dp.outbox?.push(verdict)
+      }
     }
     const isBlob = tag === 'setBLOBVector'
     const item = isBlob && this.compactBlobs ? compactBlob(f) : f
