@@ -384,7 +384,25 @@ export class Splitter {
         let ve = vs
         // Values are short (device and property names, states, timestamps): a JS loop beats a
         // native indexOf call here.
-        while (ve < len && b[ve] !== q) ve++
+        // Unrolled by four: one bound check per four bytes.
+        const last = len - 4
+        while (ve <= last) {
+          if (b[ve] === q) break
+          if (b[ve + 1] === q) {
+            ve += 1
+            break
+          }
+          if (b[ve + 2] === q) {
+            ve += 2
+            break
+          }
+          if (b[ve + 3] === q) {
+            ve += 3
+            break
+          }
+          ve += 4
+        }
+        if (ve > last) while (ve < len && b[ve] !== q) ve++
         if (ve >= len || ++attrs > maxAttrs) break outer
         if (which === 1) {
           ds = vs
