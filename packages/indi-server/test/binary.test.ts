@@ -5,10 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { IndiServer, LogEntry } from '../src/index.js'
 // @ts-expect-error: a plain .mjs fixture without types
 import { frameBytes } from './fixtures/blob-camera.mjs'
-import { readInto, testServer } from './helpers.js'
+import { freePort, readInto, testServer } from './helpers.js'
 
 const CAMERA = new URL('./fixtures/blob-camera.mjs', import.meta.url).pathname
-const BASE_PORT = 18250 // this suite's loopback range is 18250–18299
 const GP = '<getProperties version="1.7"/>'
 
 const servers: IndiServer[] = []
@@ -18,11 +17,11 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()))
 })
 
-function start(
-  port: number,
+async function start(
   options: Parameters<typeof testServer>[0] = {},
-): { server: IndiServer; logs: LogEntry[] } {
-  const t = testServer({ port, ...options })
+): Promise<{ server: IndiServer; logs: LogEntry[]; port: number }> {
+  const port = await freePort()
+  const t = { ...testServer({ port, ...options }), port }
   servers.push(t.server)
   return t
 }
@@ -53,10 +52,10 @@ async function exposeOverXml(port: number): Promise<{ blob: SetBlobVector; text:
 
 describe('binary link to an executable driver', () => {
   it('delivers the BLOB of a binary camera to an XML client as standard base64, byte-exact', async () => {
-    const { server, logs } = start(BASE_PORT)
+    const { server, logs, port } = await start()
     await server.listen()
     server.addExecutable({ command: process.execPath, args: [CAMERA], name: 'camera', binary: true })
-    const { blob, text } = await exposeOverXml(BASE_PORT)
+    const { blob, text } = await exposeOverXml(port)
     const expected = frameBytes(1, 1048576)
     expect(blob.members[0]?.size).toBe(expected.length)
     expect(Buffer.from(blob.members[0]?.data ?? []).equals(expected)).toBe(true)
@@ -68,10 +67,10 @@ describe('binary link to an executable driver', () => {
     const saved = process.env.INDI_TS_BINARY
     process.env.INDI_TS_BINARY = '1'
     try {
-      const { server, logs } = start(BASE_PORT + 1)
+      const { server, logs, port } = await start()
       await server.listen()
       server.addExecutable({ command: process.execPath, args: [CAMERA], name: 'camera' })
-      const { blob } = await exposeOverXml(BASE_PORT + 1)
+      const { blob } = await exposeOverXml(port)
       expect(Buffer.from(blob.members[0]?.data ?? []).equals(frameBytes(1, 1048576))).toBe(true)
       expect(logs.some((l) => l.text.includes('Driver camera: link: xml'))).toBe(true)
     } finally {
@@ -83,7 +82,7 @@ describe('binary link to an executable driver', () => {
 
 describe('binary link between two indi-ts servers', () => {
   it('chains a remote over the binary link; its listener also serves XML clients', async () => {
-    const downstream = start(BASE_PORT + 2, { acceptBinary: true })
+    const downstream = await start({ acceptBinary: true })
     await downstream.server.listen()
     downstream.server.addExecutable({
       command: process.execPath,
@@ -91,14 +90,14 @@ describe('binary link between two indi-ts servers', () => {
       name: 'camera',
       binary: true,
     })
-    const upstream = start(BASE_PORT + 3)
+    const upstream = await start()
     await upstream.server.listen()
-    upstream.server.addRemote({ host: '127.0.0.1', port: BASE_PORT + 2, binary: true })
-    const viaChain = await exposeOverXml(BASE_PORT + 3)
+    upstream.server.addRemote({ host: '127.0.0.1', port: downstream.port, binary: true })
+    const viaChain = await exposeOverXml(upstream.port)
     expect(Buffer.from(viaChain.blob.members[0]?.data ?? []).equals(frameBytes(1, 1048576))).toBe(true)
     expect(downstream.logs.some((l) => l.text.includes('binary link peer'))).toBe(true)
     // The same port still serves a plain XML client.
-    const direct = await exposeOverXml(BASE_PORT + 2)
+    const direct = await exposeOverXml(downstream.port)
     expect(Buffer.from(direct.blob.members[0]?.data ?? []).equals(frameBytes(2, 1048576))).toBe(true)
   })
 })

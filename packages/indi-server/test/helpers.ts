@@ -168,3 +168,21 @@ export function once<T extends unknown[]>(
 ): Promise<T> {
   return new Promise((resolve) => emitter.once(event, (...args: T) => resolve(args)))
 }
+
+/**
+ * A loopback port of the binary/record suites' range (18250–18299) that is free right now.
+ * Tried in a random order, so two runs of the suite at once (parallel engineers) rarely meet.
+ */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net')
+  const ports = Array.from({ length: 50 }, (_, i) => 18250 + i).sort(() => Math.random() - 0.5)
+  for (const port of ports) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createServer()
+      s.once('error', () => resolve(false))
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
+    })
+    if (ok) return port
+  }
+  throw new Error('no free port in 18250–18299')
+}
