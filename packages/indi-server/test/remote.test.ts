@@ -34,6 +34,7 @@ class FakeRemote {
       const reader = new Reader()
       this.sockets.push(sock)
       this.inputs.push(reader)
+      recheck()
       sock.on('data', (d) => {
         const before = reader.count('<getProperties')
         reader.push(d)
@@ -46,7 +47,7 @@ class FakeRemote {
 
   /** Waits for the n-th connection (1-based). */
   async connection(n: number): Promise<{ sock: Socket; in: Reader }> {
-    while (this.sockets.length < n) await new Promise((r) => setTimeout(r, 5))
+    await until(() => this.sockets.length >= n)
     return { sock: this.sockets[n - 1]!, in: this.inputs[n - 1]! }
   }
 
@@ -72,30 +73,47 @@ async function fakeRemote(port: number, defs: string): Promise<FakeRemote> {
   return f
 }
 
+/** Waiters of `until()`, checked again after every log entry, status event and fake connection. */
+const pending = new Set<() => void>()
+function recheck(): void {
+  for (const check of [...pending]) check()
+}
+
+/** Resolves once `test` holds; it is evaluated again on every event of the servers and fakes. */
+function until(test: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (!test()) return
+      pending.delete(check)
+      resolve()
+    }
+    pending.add(check)
+    check()
+  })
+}
+
 function upstream(options: Parameters<typeof testServer>[0] = {}): {
   server: IndiServer
   logs: LogEntry[]
   status: RemoteStatus[]
 } {
-  const { server, logs } = testServer({ port: 0, ...fastRetry, ...options })
+  const logs: LogEntry[] = []
+  const { server } = testServer({
+    port: 0,
+    ...fastRetry,
+    ...options,
+    logger: (e) => {
+      logs.push(e)
+      recheck()
+    },
+  })
   servers.push(server)
   const status: RemoteStatus[] = []
-  server.on('remoteStatus', (s) => status.push(s))
-  return { server, logs, status }
-}
-
-/** Resolves when `test` holds (polled; the suite's timeout bounds the wait). */
-function until(test: () => boolean, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const deadline = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10_000)
-    const poll = (): void => {
-      if (test()) {
-        clearTimeout(deadline)
-        resolve()
-      } else setTimeout(poll, 5)
-    }
-    poll()
+  server.on('remoteStatus', (s) => {
+    status.push(s)
+    recheck()
   })
+  return { server, logs, status }
 }
 
 describe('remote links: the blobs flag (parity §7 remote links)', () => {
@@ -182,23 +200,23 @@ describe('remote links: reconnection (parity §9 remote servers)', () => {
     const { server, logs, status } = upstream({ verbosity: 2 })
     server.addRemote({ host: '127.0.0.1', port: 18305 })
     const retries = (): number => logs.filter((l) => l.text.includes('retrying')).length
-    await until(() => retries() >= 4, 'four failed attempts')
+    await until(() => retries() >= 4)
     expect(status.map((s) => s.state)).toEqual(['disconnected'])
     expect(status[0]!.previous).toBe('connecting')
     expect(status[0]!.error).toBeInstanceOf(Error)
     const far = await fakeRemote(18305, BLOB_DEF)
     await far.connection(1)
-    await until(() => status.length >= 2, 'connected')
+    await until(() => status.length >= 2)
     expect(status[1]).toMatchObject({ state: 'connected', previous: 'disconnected', port: 18305 })
     far.dropAll()
-    await until(() => status.length >= 3, 'disconnected again')
+    await until(() => status.length >= 3)
     expect(status[2]).toMatchObject({ state: 'disconnected', previous: 'connected' })
   })
 
   it('reports stopped when the link is removed', async () => {
     const { server, status } = upstream()
     const info = server.addRemote({ host: '127.0.0.1', port: 18306 })
-    await until(() => status.length === 1, 'disconnected')
+    await until(() => status.length === 1)
     await server.removeDriver(info)
     expect(status.map((s) => s.state)).toEqual(['disconnected', 'stopped'])
   })
@@ -212,7 +230,7 @@ describe('remote links: reconnection (parity §9 remote servers)', () => {
     await c.in.waitFor('<defSwitchVector device="Near"')
     server.addRemote({ host: '127.0.0.1', port: 18307, statusMessages: true })
     const retries = (): number => logs.filter((l) => l.text.includes('retrying')).length
-    await until(() => retries() >= 4, 'four failed attempts')
+    await until(() => retries() >= 4)
     await c.sync()
     expect(c.in.count('@127.0.0.1:18307 disconnected')).toBe(1)
     const far = await fakeRemote(18307, BLOB_DEF)
@@ -227,7 +245,7 @@ describe('remote links: reconnection (parity §9 remote servers)', () => {
     const c = addClient(server)
     c.send(GP)
     server.addRemote({ host: '127.0.0.1', port: 18308 })
-    await until(() => status.length === 1, 'disconnected')
+    await until(() => status.length === 1)
     await c.sync()
     expect(c.in.has('<message')).toBe(false)
   })
@@ -237,7 +255,7 @@ describe('scoped, structured logs and trace switches (parity §10)', () => {
   it('logs remote status under the indi:server:remote scope with structured fields', async () => {
     const { server, logs, status } = upstream()
     server.addRemote({ host: '127.0.0.1', port: 18309 })
-    await until(() => status.length === 1, 'disconnected')
+    await until(() => status.length === 1)
     const entry = logs.find((l) => l.scope === 'indi:server:remote' && l.fields?.state === 'disconnected')
     expect(entry?.fields).toMatchObject({ remote: '@127.0.0.1:18309', previous: 'connecting' })
   })
