@@ -280,7 +280,9 @@ export class Splitter {
    */
   private run(): void {
     for (;;) {
-      this.fast()
+      // Only between elements: a chunk can start while an oversize element is still being
+      // discarded, and the fast path would take its bytes for elements (and reset `quiet`).
+      if (this.state === S.Outside) this.fast()
       if (this.pos >= this.len) return
       this.oneShot = true
       this.scan()
