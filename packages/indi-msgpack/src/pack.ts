@@ -54,7 +54,7 @@ function bound(w: Wire): number {
 }
 
 /**
- * Packs `wire` with `prefix` zeroed bytes reserved before it (4 for a frame's length field).
+ * Packs `wire` with `prefix` bytes reserved before it (4 for a frame's length field; the caller fills them).
  * A big message (bound above 8 KiB, e.g. a BLOB) is packed straight into a buffer sized from its
  * bound, so its payload is copied once and its frame pins only itself; msgpackr would otherwise
  * grow its slab to 4× the message.
