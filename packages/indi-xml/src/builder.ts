@@ -41,9 +41,9 @@ function lineLength(options: BuildOptions | undefined): number {
 /**
  * One message to XML text that indilib's lilxml reads: attributes double-quoted, `& < > " '`
  * escaped as named entities (never numeric references or CDATA), member content on its own
- * element, a newline after the element. BLOB members carry `size`, `format` and `enclen` (the
- * length of the base64 text without line breaks, as libindi writes it) and base64 wrapped at
- * `blobLineLength` columns. Throws IndiError ERR_INDI_INVALID_VALUE for a bad enum value or a
+ * element, a newline after the element. BLOB members carry `size`, `format` and base64 wrapped
+ * at `blobLineLength` columns; with libindi's 72 columns also `enclen` (the length of the base64
+ * text without line breaks, as libindi writes it). Throws IndiError ERR_INDI_INVALID_VALUE for a bad enum value or a
  * missing required attribute.
  */
 export function buildMessage(message: IndiMessage, options?: BuildOptions): string {
@@ -162,7 +162,7 @@ export function buildMessageBytes(message: IndiMessage, options?: BuildOptions):
   return Buffer.from(buildMessage(message, options), 'utf8')
 }
 
-function blobOpen(x: OneBlob): string {
+function blobOpen(x: OneBlob, withEnclen: boolean): string {
   if (!Number.isSafeInteger(x.size) || x.size < 0) {
     throw new IndiError(
       'ERR_INDI_INVALID_VALUE',
@@ -170,9 +170,10 @@ function blobOpen(x: OneBlob): string {
     )
   }
   // enclen is always computed from the data: a stale value would mislead libindi receivers,
-  // which allocate from it.
-  const enclen = Math.ceil(x.data.length / 3) * 4
-  return `  <oneBLOB${req('oneBLOB', 'name', x.name)} size="${x.size}"${req('oneBLOB', 'format', x.format)} enclen="${enclen}"${x.len === undefined ? '' : ` len="${x.len}"`}>\n`
+  // which allocate from it. Only with libindi's 72-column lines: indiserver 1.9.9 stops reading a
+  // driver whose inline base64 has enclen and any other layout (tested: one line, 76 … 4096).
+  const enclen = withEnclen ? ` enclen="${Math.ceil(x.data.length / 3) * 4}"` : ''
+  return `  <oneBLOB${req('oneBLOB', 'name', x.name)} size="${x.size}"${req('oneBLOB', 'format', x.format)}${enclen}${x.len === undefined ? '' : ` len="${x.len}"`}>\n`
 }
 
 /**
@@ -199,7 +200,7 @@ export function* buildBlobChunks(
   }
   let pending = head
   for (const x of m.members) {
-    pending += blobOpen(x)
+    pending += blobOpen(x, line === DEFAULT_LINE)
     const data = Buffer.isBuffer(x.data)
       ? x.data
       : Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength)

@@ -1,6 +1,6 @@
 import { Buffer, isAscii } from 'node:buffer'
-import { NumberBytesReader } from './bytenumbers.js'
 import { latin1, utf8 } from './bytes.js'
+import { readsFromBytes, VectorBytesReader } from './bytevectors.js'
 import { toMessage } from './convert.js'
 import { XmlParseError } from './errors.js'
 import { FastReader } from './fastparse.js'
@@ -30,8 +30,6 @@ export type ParseEvent =
 
 /** `</tag` for each tag of INDI_TAGS. */
 const END_TAGS = INDI_TAGS.map((t) => `</${t}`)
-const SET_NUMBER = INDI_TAGS.indexOf('setNumberVector')
-const NEW_NUMBER = INDI_TAGS.indexOf('newNumberVector')
 
 /** Byte offset in `s` of UTF-16 index `i` (only computed on the error path). */
 function byteIndex(s: string, i: number): number {
@@ -70,7 +68,7 @@ export class IndiParser {
   private readonly splitter: Splitter
   private events: ParseEvent[] = []
   private readonly reader = new FastReader()
-  private readonly numbers = new NumberBytesReader()
+  private readonly vectors = new VectorBytesReader()
   /** Whether the chunk being pushed is pure ASCII (-1: not checked yet), for direct(). */
   private ascii = -1
   /** Bytes decoded per element by direct(): twice the last element, at least 256 (see direct). */
@@ -140,15 +138,12 @@ export class IndiParser {
     maxBytes: number,
     limits: ResolvedLimits,
   ): number {
-    if (tagIndex === SET_NUMBER || tagIndex === NEW_NUMBER) {
+    if (readsFromBytes(tagIndex) && limits.maxDepth >= 2) {
       // Checks every byte itself (ASCII only), so it needs no chunk-wide ASCII test.
-      const m =
-        limits.maxDepth < 2
-          ? undefined
-          : this.numbers.read(b, start, len, tagIndex === SET_NUMBER, limits.maxAttributes)
-      if (m !== undefined && this.numbers.end - start <= maxBytes) {
+      const m = this.vectors.read(b, start, len, tagIndex, limits.maxAttributes)
+      if (m !== undefined && this.vectors.end - start <= maxBytes) {
         this.events.push({ kind: 'message', message: m })
-        return this.numbers.end
+        return this.vectors.end
       }
     }
     if (this.ascii < 0) this.ascii = isAscii(b) ? 1 : 0

@@ -185,6 +185,18 @@ describe('direct readers = framed path', () => {
     ['truncated, then a whole element', `${head}<oneNumber name="RA">1</oneNumber>${m('')}`],
     ['unclosed member', m(`<oneNumber name="RA">1`)],
     [
+      'switches: On, Off, Onward, off',
+      `<setSwitchVector device="M" name="S" state="Ok" timeout="0"><oneSwitch name="a">On</oneSwitch><oneSwitch name="b">\nOff\n</oneSwitch><oneSwitch name="c">Onward</oneSwitch></setSwitchVector><newSwitchVector device="M" name="S"><oneSwitch name="a">off</oneSwitch></newSwitchVector>`,
+    ],
+    [
+      'lights: Busy, a bad state',
+      `<setLightVector device="M" name="L" state="Idle"><oneLight name="a">Busy</oneLight></setLightVector><setLightVector device="M" name="L"><oneLight name="a">Bad</oneLight></setLightVector>`,
+    ],
+    [
+      'texts: plain, empty, an entity, a label',
+      `<setTextVector device="M" name="T" state="Ok"><oneText name="a">x y</oneText><oneText name="b"/><oneText name="c"></oneText></setTextVector><newTextVector device="M" name="T"><oneText name="a">a &amp; b</oneText></newTextVector><newTextVector device="M" name="T"><oneText name="a" label="l">c</oneText></newTextVector>`,
+    ],
+    [
       'near-miss tags',
       `<pingReplyX uid="1"/><pingRepl uid="2"/><pingReply uid="3"/><pingRequest uid="4"/><setNumberVectors device="a" name="b"></setNumberVectors><delProperty device="d"/>`,
     ],

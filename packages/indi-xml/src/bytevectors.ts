@@ -1,24 +1,25 @@
 /**
- * The parser's fastest path, for the hottest messages on the wire: a `setNumberVector` or
- * `newNumberVector` (mount coordinates, focuser and CCD temperatures) read straight from the
- * bytes of a pure-ASCII chunk. The element is scanned once, byte by byte, recording where each
- * value lies; only then is it decoded as one latin1 string (equal to UTF-8 for ASCII) of exactly
- * its extent, and the values are slices of that string (a kept message pins only its element).
+ * The parser's fastest path, for the messages that make up nearly all INDI traffic: set/new
+ * Number, Text and Switch vectors and setLightVector (mount coordinates, switches, statuses;
+ * a driver's client commands), read straight from the bytes of the chunk. The element is
+ * scanned once, byte by byte, recording where each value lies; only then is it decoded as one
+ * latin1 string (equal to UTF-8, since every byte was checked to be ASCII) of exactly its extent,
+ * and the values are slices of that string (a kept message pins only its element).
  *
  * It takes a strict subset of what FastReader (fastparse.ts) takes: only the attributes these
  * elements use, '=' with no spaces around it, no entities, no control characters, no '>' in
- * text. Anything else returns -1 and the caller uses FastReader or the general parser, which
- * give the same message (test/fastpath.test.ts checks all paths agree).
+ * text. Anything else returns undefined and the caller uses FastReader or the general parser,
+ * which give the same message (test/fastpath.test.ts checks all paths agree).
  *
  * Why bytes: in V8 (Node 20) a charCodeAt loop costs ~4 ns a character here against ~1-2 ns for
  * a Uint8Array loop (every charCodeAt re-checks the string's representation), and FastReader on
- * a string decoded first touched each character several times. Measured on bench/parse.mjs
- * (CPU time, 200k setNumberVector × 3): full parse from ~520k to ~…k messages/s.
+ * a string decoded first touches each character several times. Measured on bench/parse.mjs
+ * (CPU time, 200k setNumberVector × 3 members): full parse ~520k → ~900k messages/s.
  */
 import type { Buffer } from 'node:buffer'
 import { latin1 } from './bytes.js'
-import { isPropertyState } from './guards.js'
-import type { IndiMessage, OneNumber } from './model.js'
+import { crackSwitchState, isPropertyState } from './guards.js'
+import { INDI_TAGS, type IndiMessage } from './model.js'
 
 // Byte classes as 256-entry tables (a Buffer byte is 0-255; no out-of-range reads). Value and
 // text bytes taken as they are: printable ASCII and tab/LF/CR, minus '&' (entities) and '<';
@@ -49,7 +50,36 @@ const STEP = 8
 const SLOTS = 9
 
 const ascii = (s: string): Uint8Array => Uint8Array.from(s, (ch) => ch.charCodeAt(0))
-const W_ONE_NUMBER = ascii('oneNumber')
+
+// Member kinds.
+const NUMBER = 0
+const TEXT = 1
+const SWITCH = 2
+const LIGHT = 3
+
+/** Per tag index: the member kind (-1: not read here), whether it is a set*, and the member tag. */
+const KIND = new Int8Array(INDI_TAGS.length).fill(-1)
+const IS_SET = new Uint8Array(INDI_TAGS.length)
+const MEMBER: Uint8Array[] = INDI_TAGS.map(() => new Uint8Array(0))
+for (const [tag, kind, member] of [
+  ['setNumberVector', NUMBER, 'oneNumber'],
+  ['newNumberVector', NUMBER, 'oneNumber'],
+  ['setTextVector', TEXT, 'oneText'],
+  ['newTextVector', TEXT, 'oneText'],
+  ['setSwitchVector', SWITCH, 'oneSwitch'],
+  ['newSwitchVector', SWITCH, 'oneSwitch'],
+  ['setLightVector', LIGHT, 'oneLight'],
+] as const) {
+  const i = INDI_TAGS.indexOf(tag)
+  KIND[i] = kind
+  IS_SET[i] = tag.startsWith('set') ? 1 : 0
+  MEMBER[i] = ascii(member)
+}
+
+/** Whether VectorBytesReader reads elements with this tag. */
+export function readsFromBytes(tagIndex: number): boolean {
+  return KIND[tagIndex]! >= 0
+}
 
 /** b[p, p+w.length) equals w (the caller has checked the bounds). */
 function eq(b: Uint8Array, p: number, w: Uint8Array): boolean {
@@ -57,7 +87,7 @@ function eq(b: Uint8Array, p: number, w: Uint8Array): boolean {
   return true
 }
 
-export class NumberBytesReader {
+export class VectorBytesReader {
   /** Root attribute spans (absolute byte offsets), valid where the bit is set in rootMask. */
   private readonly root = new Int32Array(2 * SLOTS)
   private rootMask = 0
@@ -69,13 +99,16 @@ export class NumberBytesReader {
   private closed: number = 0
 
   /**
-   * The element at b[el] (tag setNumberVector or newNumberVector, already matched), which must
-   * end before `stop`: its message, with `end` set to the index just after it; undefined to let
-   * the caller use the general path.
+   * The element at b[el] (tag INDI_TAGS[tagIndex], already matched, one that readsFromBytes),
+   * which must end before `stop`: its message, with `end` set to the index just after it;
+   * undefined to let the caller use the general path.
    */
-  read(b: Buffer, el: number, stop: number, set: boolean, maxAttrs: number): IndiMessage | undefined {
-    const tagLen = 15 // "setNumberVector" and "newNumberVector"
-    let p = this.attrs(b, el + 1 + tagLen, stop, this.root, 0, false, maxAttrs)
+  read(b: Buffer, el: number, stop: number, tagIndex: number, maxAttrs: number): IndiMessage | undefined {
+    const kind = KIND[tagIndex]!
+    const tagLen = INDI_TAGS[tagIndex]!.length
+    const member = MEMBER[tagIndex]!
+    const memberLen = member.length
+    let p = this.attrs(b, el + 1 + tagLen, stop, this.root, 0, 0, maxAttrs)
     if (p < 0) return undefined
     this.rootMask = this.mask
     if ((this.rootMask & 3) !== 3) return undefined // device and name are required
@@ -83,9 +116,10 @@ export class NumberBytesReader {
     if (this.closed === 0) {
       for (;;) {
         while (p < stop && SPACE[b[p]!] === 1) p++
-        if (p + 12 >= stop || b[p] !== 60) return undefined
+        if (p + 3 + memberLen >= stop || b[p] !== 60) return undefined
         if (b[p + 1] === 47) {
           // Root end tag: the tag name again (compared with the start tag's bytes), spaces, '>'.
+          if (p + 2 + tagLen >= stop) return undefined
           for (let i = 0; i < tagLen; i++) if (b[p + 2 + i] !== b[el + 1 + i]) return undefined
           p += 2 + tagLen
           while (p < stop && SPACE[b[p]!] === 1) p++
@@ -93,7 +127,7 @@ export class NumberBytesReader {
           p++
           break
         }
-        if (!eq(b, p + 1, W_ONE_NUMBER)) return undefined
+        if (!eq(b, p + 1, member)) return undefined
         const base = count * (3 + 2 * SLOTS)
         if (base + 3 + 2 * SLOTS > this.mem.length) {
           const grown = new Int32Array(this.mem.length * 2)
@@ -101,7 +135,7 @@ export class NumberBytesReader {
           this.mem = grown
         }
         const mem = this.mem
-        p = this.attrs(b, p + 10, stop, mem, base + 3, true, maxAttrs)
+        p = this.attrs(b, p + 1 + memberLen, stop, mem, base + 3, kind === NUMBER ? 2 : 1, maxAttrs)
         if (p < 0 || (this.mask & (1 << NAME)) === 0) return undefined
         mem[base] = this.mask
         count++
@@ -111,7 +145,7 @@ export class NumberBytesReader {
           mem[base + 2] = p
           continue
         }
-        // Text: trimmed, then </oneNumber spaces* >.
+        // Text: trimmed, then </member spaces* >.
         while (p < stop && SPACE[b[p]!] === 1) p++
         const ts = p
         while (p < stop) {
@@ -120,13 +154,13 @@ export class NumberBytesReader {
           if (OK_TEXT[c] !== 1) return undefined
           p++
         }
-        if (p + 11 >= stop) return undefined
+        if (p + 2 + memberLen >= stop) return undefined
         let te = p
         while (te > ts && SPACE[b[te - 1]!] === 1) te--
         mem[base + 1] = ts
         mem[base + 2] = te
-        if (b[p + 1] !== 47 || !eq(b, p + 2, W_ONE_NUMBER)) return undefined
-        p += 11
+        if (b[p + 1] !== 47 || !eq(b, p + 2, member)) return undefined
+        p += 2 + memberLen
         while (p < stop && SPACE[b[p]!] === 1) p++
         if (p >= stop || b[p] !== 62) return undefined
         p++
@@ -134,16 +168,17 @@ export class NumberBytesReader {
     }
     this.count = count
     this.end = p
-    return this.build(b, el, p, set)
+    return this.build(b, el, p, tagIndex, kind)
   }
 
   /** After read(): the index just after the element. */
   end = 0
 
-  private build(b: Buffer, el: number, end: number, set: boolean): IndiMessage | undefined {
+  private build(b: Buffer, el: number, end: number, tagIndex: number, kind: number): IndiMessage | undefined {
     const s = latin1(b, el, end)
     const r = this.root
     const rm = this.rootMask
+    const set = IS_SET[tagIndex] === 1
     const device = s.slice(r[0]! - el, r[1]! - el)
     const name = s.slice(r[2]! - el, r[3]! - el)
     const timestamp = rm & (1 << TIMESTAMP) ? s.slice(r[8]! - el, r[9]! - el) : undefined
@@ -158,32 +193,38 @@ export class NumberBytesReader {
       message = rm & (1 << MESSAGE) ? s.slice(r[10]! - el, r[11]! - el) : undefined
       timeout = rm & (1 << TIMEOUT) ? s.slice(r[6]! - el, r[7]! - el) : undefined
     }
-    const members: OneNumber[] = []
+    // The same object shapes, in the same key order, as FastReader builds.
+    const members: object[] = []
     const m = this.mem
     for (let i = 0; i < this.count; i++) {
       const k = i * (3 + 2 * SLOTS)
-      const mask = m[k]!
       const a = k + 3
-      members.push({
-        name: s.slice(m[a + 2]! - el, m[a + 3]! - el),
-        value: s.slice(m[k + 1]! - el, m[k + 2]! - el),
-        min: mask & (1 << MIN) ? s.slice(m[a + 12]! - el, m[a + 13]! - el) : undefined,
-        max: mask & (1 << MAX) ? s.slice(m[a + 14]! - el, m[a + 15]! - el) : undefined,
-        step: mask & (1 << STEP) ? s.slice(m[a + 16]! - el, m[a + 17]! - el) : undefined,
-      })
+      const mname = s.slice(m[a + 2]! - el, m[a + 3]! - el)
+      const text = s.slice(m[k + 1]! - el, m[k + 2]! - el)
+      if (kind === NUMBER) {
+        const mask = m[k]!
+        members.push({
+          name: mname,
+          value: text,
+          min: mask & (1 << MIN) ? s.slice(m[a + 12]! - el, m[a + 13]! - el) : undefined,
+          max: mask & (1 << MAX) ? s.slice(m[a + 14]! - el, m[a + 15]! - el) : undefined,
+          step: mask & (1 << STEP) ? s.slice(m[a + 16]! - el, m[a + 17]! - el) : undefined,
+        })
+      } else if (kind === TEXT) {
+        members.push({ name: mname, value: text })
+      } else if (kind === SWITCH) {
+        const value = crackSwitchState(text)
+        if (value === undefined) return undefined
+        members.push({ name: mname, value })
+      } else {
+        if (!isPropertyState(text)) return undefined
+        members.push({ name: mname, value: text })
+      }
     }
-    return set
-      ? ({
-          tag: 'setNumberVector',
-          device,
-          name,
-          state,
-          timestamp,
-          message,
-          timeout,
-          members,
-        } as IndiMessage)
-      : { tag: 'newNumberVector', device, name, timestamp, members }
+    const tag = INDI_TAGS[tagIndex]!
+    if (!set) return { tag, device, name, timestamp, members } as IndiMessage
+    if (kind === LIGHT) return { tag, device, name, state, timestamp, message, members } as IndiMessage
+    return { tag, device, name, state, timestamp, message, timeout, members } as IndiMessage
   }
 
   /**
@@ -196,7 +237,7 @@ export class NumberBytesReader {
     stop: number,
     out: Int32Array,
     at: number,
-    member: boolean,
+    member: number,
     maxAttrs: number,
   ): number {
     let mask = 0
@@ -224,10 +265,12 @@ export class NumberBytesReader {
       // The name, by its first byte and where its '=' is; then the rest compared.
       let slot = -1
       let w = 0
-      if (member) {
+      if (member !== 0) {
         if (c === 110 && b[p + 4] === 61 && b[p + 1] === 97 && b[p + 2] === 109 && b[p + 3] === 101) {
           slot = NAME
           w = 4
+        } else if (member !== 2) {
+          // oneText, oneSwitch, oneLight: only a name.
         } else if (c === 109 && b[p + 3] === 61) {
           if (b[p + 1] === 105 && b[p + 2] === 110) slot = MIN
           else if (b[p + 1] === 97 && b[p + 2] === 120) slot = MAX
