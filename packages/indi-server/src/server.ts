@@ -182,6 +182,12 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
   private readonly clientGating = new Set<Outbox>()
   private readonly driverGating = new Set<Outbox>()
   private gateWaiters: (() => void)[] = []
+  /**
+   * While routing the frames of one read: that chunk's ArrayBuffer. A frame outside it was
+   * assembled by the framer in a buffer of its own that nobody else sees (the framer never writes
+   * into a buffer it lent out), so a BLOB there may be compacted in place.
+   */
+  private readChunk: ArrayBufferLike | undefined
   private readonly logStreams = new Map<string, WriteStream>()
 
   constructor(options: IndiServerOptions = {}) {
@@ -479,7 +485,10 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     try {
       for await (const chunk of conn) {
         if (isClient) (peer as ClientPeer).lastRead = performance.now()
-        this.dispatch(peer, framer.push(chunk), isClient)
+        const events = framer.push(chunk)
+        this.readChunk = chunk.buffer
+        this.dispatch(peer, events, isClient)
+        this.readChunk = undefined
         if (peer.dropping) return undefined
         for (let gate = this.readGate(isClient); gate; gate = this.readGate(isClient)) {
           await gate
@@ -672,7 +681,10 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
       }
     }
     const isBlob = tag === 'setBLOBVector'
-    const item = isBlob && this.compactBlobs ? compactBlob(f) : f
+    // In place only when nobody else holds the raw bytes: not the read chunk, not a recording.
+    const inPlace =
+      this.readChunk !== undefined && f.bytes.buffer !== this.readChunk && this.recorder === undefined
+    const item = isBlob && this.compactBlobs ? compactBlob(f, inPlace) : f
     // The name is decoded only when some recipient's rules need it (measured: ~8 % of a flood).
     this.toClients(undefined, isBlob, dev, undefined, item)
     if (this.snoopers.length > 0) this.toSnoopers(dp, isBlob, dev, f.name ?? '', item)
@@ -1264,12 +1276,14 @@ function clampGetProperties(f: RawFrame): [OutItem, OutItem] {
 
 /**
  * A setBLOBVector with the whitespace inside its oneBLOB contents removed (base64 never contains
- * any), or the frame itself when there is none. One copy per BLOB, shared by every recipient.
+ * any), or the frame itself when there is none. One copy per BLOB, shared by every recipient, or
+ * none when `inPlace` (the caller owns the frame's bytes; they are overwritten).
  */
-function compactBlob(f: OutItem): OutItem {
+function compactBlob(f: OutItem, inPlace: boolean): OutItem {
   const buf = Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength)
   let out: Buffer | undefined
   let o = 0
+  // buf[0..copied) is in place in out[0..o).
   let copied = 0
   for (let i = buf.indexOf('<oneBLOB'); i >= 0; i = buf.indexOf('<oneBLOB', i + 8)) {
     const gt = buf.indexOf(62, i)
@@ -1278,9 +1292,22 @@ function compactBlob(f: OutItem): OutItem {
     if (end < 0) break
     const nl = buf.indexOf(10, gt + 1)
     if (nl < 0 || nl > end) continue
-    out ??= Buffer.allocUnsafe(buf.length)
-    o += buf.copy(out, o, copied, gt + 1)
-    // Line by line: skip the line breaks and the indentation around them.
+    if (out === undefined) {
+      // Compaction in place with copyWithin (after one bulk copy unless `inPlace`): Buffer#copy of
+      // a range builds a Uint8Array per call, and one call per 72-character line cost ~3× the
+      // whole pass (measured on an 8 MiB BLOB: 22–33 ms per BLOB before, 7–12 ms after).
+      if (inPlace) out = buf
+      else {
+        out = Buffer.allocUnsafe(buf.length)
+        buf.copy(out)
+      }
+      o = gt + 1
+    } else {
+      out.copyWithin(o, copied, gt + 1)
+      o += gt + 1 - copied
+    }
+    // Line by line: skip the line breaks and the indentation around them. Writes always stay
+    // behind reads (and `buf` equals `out` from `copied` on), so moving in place is safe.
     let a = gt + 1
     while (a < end) {
       let z = buf.indexOf(10, a)
@@ -1289,14 +1316,18 @@ function compactBlob(f: OutItem): OutItem {
       let e = z
       while (s < e && isSpace(buf[s]!)) s++
       while (e > s && isSpace(buf[e - 1]!)) e--
-      o += buf.copy(out, o, s, e)
+      if (e > s) {
+        if (s !== o) out.copyWithin(o, s, e)
+        o += e - s
+      }
       a = z + 1
     }
     copied = end
     i = end
   }
   if (out === undefined) return f
-  o += buf.copy(out, o, copied)
+  out.copyWithin(o, copied)
+  o += buf.length - copied
   return { tag: f.tag, device: f.device, name: f.name, bytes: out.subarray(0, o) }
 }
 

@@ -191,6 +191,24 @@ describe('BLOB line breaks', () => {
     expect(c.in.text).toContain("<setBLOBVector device='CCD' name='CCD1' state='Ok'>\n  <oneBLOB")
   })
 
+  it('compacts every member of a multi-member BLOB and keeps one-line and empty members as they are', async () => {
+    const { ccd, c } = await setup()
+    c.send(GP)
+    c.send('<enableBLOB device="CCD">Also</enableBLOB>')
+    await c.sync()
+    const member = (n: string, body: string) =>
+      `\n  <oneBLOB name='${n}' size='200' format='.bin' enclen='${b64.length}'>${body}</oneBLOB>`
+    const head = "<setBLOBVector device='CCD' name='CCD1' state='Ok'>"
+    const empty = "\n  <oneBLOB name='E' size='0' format='.bin'/>"
+    ccd.send(
+      `${head}${member('A', `\n${lines}\n  `)}${member('B', b64)}${empty}${member('C', `\n${lines}\n`)}\n</setBLOBVector>`,
+    )
+    await c.in.waitFor('</setBLOBVector>')
+    expect(c.in.text).toContain(
+      `${head}${member('A', b64)}${member('B', b64)}${empty}${member('C', b64)}\n</setBLOBVector>`,
+    )
+  })
+
   it('keeps the bytes unchanged with compactBlobs: false', async () => {
     server = testServer({ compactBlobs: false }).server
     const ccd = new RawDriver(['CCD'], defs)
