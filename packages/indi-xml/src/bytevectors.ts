@@ -18,7 +18,7 @@
  */
 import type { Buffer } from 'node:buffer'
 import { latin1 } from './bytes.js'
-import { crackSwitchState, isPropertyState } from './guards.js'
+import { crackSwitchState } from './guards.js'
 import { INDI_TAGS, type IndiMessage } from './model.js'
 
 // Byte classes as 256-entry tables (a Buffer byte is 0-255; no out-of-range reads). Value and
@@ -81,10 +81,29 @@ export function readsFromBytes(tagIndex: number): boolean {
   return KIND[tagIndex]! >= 0
 }
 
-/** b[p, p+w.length) equals w (the caller has checked the bounds). */
+/**
+ * b[p, p+w.length) equals w (the caller has checked the bounds). Four bytes a step: the member
+ * tag compares were ~9% of the full parse as a plain loop (unrolled, with the state check below: ~880k → ~975k messages/s).
+ */
 function eq(b: Uint8Array, p: number, w: Uint8Array): boolean {
-  for (let i = 0; i < w.length; i++) if (b[p + i] !== w[i]) return false
+  const n = w.length
+  let i = 0
+  for (; i + 3 < n; i += 4) {
+    if (
+      b[p + i] !== w[i] ||
+      b[p + i + 1] !== w[i + 1] ||
+      b[p + i + 2] !== w[i + 2] ||
+      b[p + i + 3] !== w[i + 3]
+    )
+      return false
+  }
+  for (; i < n; i++) if (b[p + i] !== w[i]) return false
   return true
+}
+
+/** isPropertyState for a string just sliced: direct compares (the generic guard was ~5%). */
+function isState(s: string): boolean {
+  return s === 'Ok' || s === 'Busy' || s === 'Idle' || s === 'Alert'
 }
 
 export class VectorBytesReader {
@@ -188,7 +207,7 @@ export class VectorBytesReader {
     if (set) {
       if (rm & (1 << STATE)) {
         state = s.slice(r[4]! - el, r[5]! - el)
-        if (!isPropertyState(state)) return undefined
+        if (!isState(state)) return undefined
       }
       message = rm & (1 << MESSAGE) ? s.slice(r[10]! - el, r[11]! - el) : undefined
       timeout = rm & (1 << TIMEOUT) ? s.slice(r[6]! - el, r[7]! - el) : undefined
@@ -217,7 +236,7 @@ export class VectorBytesReader {
         if (value === undefined) return undefined
         members.push({ name: mname, value })
       } else {
-        if (!isPropertyState(text)) return undefined
+        if (!isState(text)) return undefined
         members.push({ name: mname, value: text })
       }
     }
