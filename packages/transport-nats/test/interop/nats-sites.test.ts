@@ -4,7 +4,7 @@ import { connect as netConnect, type Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { canConnect, hasNatsServer, NatsServer, Reader, until } from '../helpers.js'
+import { canConnect, hasNatsServer, NatsServer, Reader } from '../helpers.js'
 
 // Real components started the way users start them: Debian's nats-server, our indi-server CLI on
 // two sites, indilib's C++ simulators and command-line clients. Ports 18220-18229.
