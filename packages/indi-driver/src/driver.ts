@@ -70,9 +70,11 @@ export interface DriverOptions<C = unknown> {
    */
   blobPing?: boolean
   /**
-   * Wrap BLOB base64 every N characters; 0 writes one line. Default 72, as libindi drivers write
-   * inline BLOBs (protocol §1.3). Keep 72 under indiserver: in a test, indiserver 1.9.9 stopped
-   * reading a driver that sent a 400 KB single-line BLOB.
+   * Wrap BLOB base64 every N characters; 0 (default) writes one line, as indiserver itself sends
+   * BLOBs to clients. indi_getprop 1.9.9 counts line breaks as data (a 200 000-byte frame in
+   * 72-column lines became a 202 776-byte file), so one line is what it saves correctly. 72 is
+   * libindi's own driver layout and the only one written with `enclen`: indiserver 1.9.9 stops
+   * reading a driver whose BLOB carries `enclen` with any other layout (see the README).
    */
   blobLineLength?: number
   /** How long to wait for a BLOB ping reply before going on anyway (ms). Default 5000, as libindi. */
@@ -364,8 +366,11 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
     if (this.#state !== 'running') return false
     let size = 0
     for (const b of m.members) size += Math.ceil(b.data.length / 3) * 4
+    // enclen only with libindi's 72-column layout: indiserver 1.9.9 stops reading a driver whose
+    // BLOB carries it with any other (see blobLineLength).
+    const line = this.#opts.blobLineLength ?? 0
     this.#writer.pushStream(
-      buildBlobChunks(m, { chunkBytes: 64 * 1024, blobLineLength: this.#opts.blobLineLength ?? 72 }),
+      buildBlobChunks(m, { chunkBytes: 64 * 1024, blobLineLength: line, blobEnclen: line === 72 }),
       size,
       this.#meta(m, undefined),
       this.#peers.some((p) => p.binaryLink !== undefined) ? () => encodeFrame(m) : undefined,

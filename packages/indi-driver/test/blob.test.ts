@@ -75,7 +75,10 @@ describe('BLOB sending to a server', () => {
     }
   })
 
-  it('streams a large BLOB in pieces with 72-character base64 lines', async () => {
+  it('streams a large BLOB in pieces, its base64 on one line without enclen by default', async () => {
+    // One line: indi_getprop 1.9.9 counts line breaks as data (200 000 bytes in 72-column lines
+    // became a 202 776-byte file). No enclen: indiserver 1.9.9 stops reading a driver whose BLOB
+    // carries enclen unless its lines are libindi's 72 columns.
     const { client, driver } = start(makeDriver({ blobPing: false }))
     const big = Buffer.alloc(3 * 1024 * 1024)
     for (let i = 0; i < big.length; i++) big[i] = (i * 7919) & 0xff
@@ -83,6 +86,21 @@ describe('BLOB sending to a server', () => {
     const out = await client.exchange('')
     expect(out.length).toBe(xml(setBlob(big)).length)
     expect(out === xml(setBlob(big))).toBe(true)
+    expect(out).toContain(
+      `<oneBLOB name="B1" size="${big.length}" format=".fits">\n${big.toString('base64')}\n`,
+    )
+    client.conn.destroy()
+  })
+
+  it("with blobLineLength 72 writes libindi's layout: 72-column lines and enclen", async () => {
+    const { client, driver } = start(makeDriver({ blobPing: false, blobLineLength: 72 }))
+    const data = Buffer.alloc(1000, 5)
+    await driver.dev.blob('BLOB').set('B1', data).sendSet({ state: 'Ok' })
+    const out = await client.exchange('')
+    expect(out).toContain('<oneBLOB name="B1" size="1000" format=".fits" enclen="1336">\n')
+    const lines = out.split('\n').filter((l) => /^[A-Za-z0-9+/=]+$/.test(l))
+    expect(lines.map((l) => l.length)).toEqual([...Array(18).fill(72), 40])
+    expect(Buffer.from(lines.join(''), 'base64').equals(data)).toBe(true)
     client.conn.destroy()
   })
 

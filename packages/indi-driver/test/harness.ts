@@ -154,7 +154,9 @@ export class RawClient {
 }
 
 /** Expected bytes: the messages built exactly as the driver builds them. */
-export const xml = (...ms: IndiMessage[]): string => ms.map((m) => buildMessage(m)).join('')
+/** What the driver writes for `ms` with its default options (BLOB base64 on one line). */
+export const xml = (...ms: IndiMessage[]): string =>
+  ms.map((m) => buildMessage(m, { blobLineLength: 0, blobEnclen: false })).join('')
 
 /** Starts `driver` over an in-memory pair and returns the raw client on the other end. */
 export function start<D extends Driver<unknown>>(

@@ -13,6 +13,11 @@ import type { IndiMessage, NewBlobVector, OneBlob, SetBlobVector } from './model
 export interface BuildOptions {
   /** Wrap BLOB base64 every N characters as libindi does (72); 0 writes one line. Default 72. */
   blobLineLength?: number
+  /**
+   * Write `enclen` on each oneBLOB. Default true. Pass false with any layout but 72 columns:
+   * indiserver 1.9.9 stops reading a peer whose inline BLOB has enclen and other line lengths.
+   */
+  blobEnclen?: boolean
 }
 
 const DEFAULT_LINE = 72
@@ -41,10 +46,10 @@ function lineLength(options: BuildOptions | undefined): number {
 /**
  * One message to XML text that indilib's lilxml reads: attributes double-quoted, `& < > " '`
  * escaped as named entities (never numeric references or CDATA), member content on its own
- * element, a newline after the element. BLOB members carry `size`, `format` and base64 wrapped
- * at `blobLineLength` columns; with libindi's 72 columns also `enclen` (the length of the base64
- * text without line breaks, as libindi writes it). Throws IndiError ERR_INDI_INVALID_VALUE for a bad enum value or a
- * missing required attribute.
+ * element, a newline after the element. BLOB members carry `size`, `format` and `enclen` (the
+ * length of the base64 text without line breaks, as libindi writes it; not with `blobEnclen:
+ * false`) and base64 wrapped at `blobLineLength` columns. Throws IndiError ERR_INDI_INVALID_VALUE
+ * for a bad enum value or a missing required attribute.
  */
 export function buildMessage(message: IndiMessage, options?: BuildOptions): string {
   if (message.tag === 'setBLOBVector' || message.tag === 'newBLOBVector') {
@@ -170,8 +175,7 @@ function blobOpen(x: OneBlob, withEnclen: boolean): string {
     )
   }
   // enclen is always computed from the data: a stale value would mislead libindi receivers,
-  // which allocate from it. Only with libindi's 72-column lines: indiserver 1.9.9 stops reading a
-  // driver whose inline base64 has enclen and any other layout (tested: one line, 76 … 4096).
+  // which allocate from it.
   const enclen = withEnclen ? ` enclen="${Math.ceil(x.data.length / 3) * 4}"` : ''
   return `  <oneBLOB${req('oneBLOB', 'name', x.name)} size="${x.size}"${req('oneBLOB', 'format', x.format)}${enclen}${x.len === undefined ? '' : ` len="${x.len}"`}>\n`
 }
@@ -200,7 +204,7 @@ export function* buildBlobChunks(
   }
   let pending = head
   for (const x of m.members) {
-    pending += blobOpen(x, line === DEFAULT_LINE)
+    pending += blobOpen(x, options?.blobEnclen !== false)
     const data = Buffer.isBuffer(x.data)
       ? x.data
       : Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength)

@@ -116,6 +116,26 @@ describe.skipIf(!hasIndi).each(serverKinds)(
       }
     })
 
+    it('delivers an 8 MiB frame as one base64 line without enclen, byte for byte', async () => {
+      // @indi-ts/indi-driver's default layout. indiserver 1.9.9 stops reading a driver whose
+      // inline BLOB carries enclen in any layout but libindi's 72-column lines; without enclen,
+      // one line works (as here), and it is the only layout indi_getprop 1.9.9 saves correctly.
+      const bigBytes = 8 << 20
+      const from = client.mark()
+      client.send(newSwitch(CAMERA, 'SNAP', ['TAKE_BIG']))
+      const vector = await client.waitFor(is('setBLOBVector', CAMERA, 'IMAGE'), 30_000, from)
+      const one = vector.children.find((c) => c.attrs.name === 'FRAME')!
+      expect(one.attrs.size).toBe(String(bigBytes))
+      expect(one.attrs.enclen).toBeUndefined()
+      expect(/\s/.test(one.text.trim())).toBe(false)
+      const bytes = blobBytes(one)
+      expect(bytes.length).toBe(bigBytes)
+      expect(bytes.subarray(0, FRAME_BYTES).equals(expected)).toBe(true)
+      let mismatch = -1
+      for (let i = 0; i < bigBytes && mismatch < 0; i++) if (bytes[i] !== ((i * 31 + 7) & 255)) mismatch = i
+      expect(mismatch).toBe(-1)
+    })
+
     it('indi_getprop downloads a frame into an identical file', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'indi-interop-getprop-'))
       try {
