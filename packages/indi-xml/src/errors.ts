@@ -27,6 +27,7 @@ export type IndiErrorCode =
   | 'ERR_INDI_UNKNOWN_MEMBER' // a member name that the vector does not have
   | 'ERR_INDI_SNOOP_OWN_DEVICE' // a driver asked to snoop one of its own devices
   | 'ERR_INDI_NOT_RUNNING' // a send on a driver that is not running
+  | 'ERR_INDI_BLOB_ATTACHED' // a oneBLOB with a size but no content (indiserver's attached="true")
   // server
   | 'ERR_INDI_USAGE' // bad command-line or option value
   | 'ERR_INDI_DEVICE_LOOP' // two peers claim the same device (a chaining loop)
