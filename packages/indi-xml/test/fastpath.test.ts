@@ -248,6 +248,32 @@ describe('direct readers = framed path', () => {
   })
 })
 
+describe('byte reader under mutation', () => {
+  const vectors = fc
+    .array(
+      fc.tuple(
+        anyMessage.filter((m) => /^(set|new)(Number|Text|Switch|Light)Vector$/.test(m.tag)),
+        fc.boolean(),
+      ),
+      { minLength: 1, maxLength: 4 },
+    )
+    .map((ms) =>
+      ms.map(([m, single]) => (single ? buildMessage(m).replaceAll('"', "'") : buildMessage(m))).join(''),
+    )
+
+  it('vectors the byte reader takes: same events whole, byte by byte and with the fast path off', () => {
+    fc.assert(
+      fc.property(vectors, fc.array(edit, { maxLength: 3 }), (xml, edits) => {
+        const b = Buffer.from(mutate(xml, edits))
+        const whole = parseView(parse(b))
+        expect(whole).toEqual(parseView(parse(b, undefined, oneByOne(b))))
+        expect(whole).toEqual(withoutFastPath(() => parseView(parse(b))))
+      }),
+      { numRuns: 600 },
+    )
+  })
+})
+
 describe('BLOB buffering', () => {
   const blobXml = (attrs: string, payload: string) =>
     `<setBLOBVector device="CCD" name="CCD1" state="Ok">\n<oneBLOB name="CCD1" format=".fits" ${attrs}>\n${payload}\n</oneBLOB>\n</setBLOBVector>\n<pingRequest uid="after"/>`
