@@ -1026,6 +1026,9 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
         const bv = v as BlobVector
         const values = new Map<string, BlobData>()
         for (const o of m.members) {
+          // A size with no content: the bytes came as a shared-memory attachment (indiserver
+          // ≥ 1.9.7 to a local driver), never as an empty upload. Refused whatever the format.
+          if (o.size > 0 && o.data.length === 0) throw attachedError(m.device, m.name, o.name, o.size)
           // `size` is the decoded length, except for zlib (`.z`) formats where it is the inflated one.
           if (!o.format.endsWith('.z') && o.size !== o.data.length) {
             throw new Error(`${o.name}: size ${o.size} does not match the ${o.data.length} decoded bytes`)
@@ -1154,6 +1157,19 @@ function ts(text: string | undefined): Date | undefined {
   }
 }
 
+/**
+ * A oneBLOB with a size but no content. indiserver (≥ 1.9.7) hands BLOBs bound for a local driver
+ * over as `attached="true"` plus a shared-memory fd (SCM_RIGHTS), which Node cannot receive; the
+ * parser ignores `attached`, so what arrives is an empty payload. Kept short: the text goes to the
+ * client in an INDI message (libindi truncates messages at 255 bytes).
+ */
+function attachedError(device: string, vector: string, member: string, size: number): IndiError {
+  return new IndiError(
+    'ERR_INDI_BLOB_ATTACHED',
+    `${device}.${vector}.${member}: ${size} bytes announced, no content; indiserver passed them as a shared-memory attachment, which this driver cannot receive (send it through @indi-ts/indi-server)`,
+  )
+}
+
 /** A snooped element as a typed event; throws IndiError when a value does not parse. */
 function snoopEvent(m: DefVector | SetVector | DelProperty | Message): SnoopEvent {
   switch (m.tag) {
@@ -1170,7 +1186,12 @@ function snoopEvent(m: DefVector | SetVector | DelProperty | Message): SnoopEven
     default: {
       const values = new Map<string, SnoopValue>()
       const isNumber = m.tag === 'defNumberVector' || m.tag === 'setNumberVector'
-      for (const mem of m.members as Array<{ name: string; value?: unknown; data?: Uint8Array }>) {
+      for (const mem of m.members as Array<{
+        name: string
+        value?: unknown
+        data?: Uint8Array
+        size?: number
+      }>) {
         if (isNumber) {
           try {
             values.set(mem.name, parseIndiNumber(String(mem.value)))
@@ -1183,8 +1204,12 @@ function snoopEvent(m: DefVector | SetVector | DelProperty | Message): SnoopEven
               },
             )
           }
-        } else if (mem.data !== undefined) values.set(mem.name, mem.data)
-        else values.set(mem.name, mem.value === undefined ? '' : String(mem.value))
+        } else if (mem.data !== undefined) {
+          if ((mem.size ?? 0) > 0 && mem.data.length === 0) {
+            throw attachedError(m.device, m.name, mem.name, mem.size ?? 0)
+          }
+          values.set(mem.name, mem.data)
+        } else values.set(mem.name, mem.value === undefined ? '' : String(mem.value))
       }
       const kind = kindOf(m.tag)
       if (m.tag.startsWith('def')) {

@@ -107,6 +107,46 @@ describe.skipIf(!hasIndi).each(serverKinds)(
       },
     )
 
+    // indiserver only: what a TS driver does with the attachment it cannot read. It must say so
+    // (a typed snoop error, a refusal message to the uploading client), never take 0 bytes.
+    it.runIf(kind === 'indiserver')(
+      "reports the C++ CCD's frames indiserver passes as attachments as ERR_INDI_BLOB_ATTACHED",
+      async () => {
+        await connectDevices(client, [CCD])
+        client.send(`<enableBLOB device="${CCD}" name="CCD1">Also</enableBLOB>`)
+        const from = client.mark()
+        await expose(client)
+        const report = await client.waitFor(is('setTextVector', CAMERA, 'SNOOPED_FRAME'), 10_000, from)
+        expect(report.attrs.state).toBe('Alert')
+        const values = new Map(report.children.map((c) => [c.attrs.name, c.text]))
+        expect(values.get('HEAD')).toBe('ERR_INDI_BLOB_ATTACHED')
+      },
+    )
+
+    it.runIf(kind === 'indiserver')(
+      'refuses, with a message to the client, an upload indiserver passes as an attachment',
+      async () => {
+        const data = randomBytes(1000)
+        const from = client.mark()
+        client.send(
+          `<newBLOBVector device="${CAMERA}" name="UPLOAD"><oneBLOB name="DATA" size="${data.length}" format=".bin">${data.toString('base64')}</oneBLOB></newBLOBVector>`,
+        )
+        const refusal = await client.waitFor(
+          (e) =>
+            e.tag === 'message' &&
+            e.attrs.device === CAMERA &&
+            /^\[ERROR\] UPLOAD:/.test(e.attrs.message ?? ''),
+          10_000,
+          from,
+        )
+        expect(refusal.attrs.message).toContain('1000 bytes announced, no content')
+        expect(refusal.attrs.message).toContain('shared-memory attachment')
+        expect(client.elements.slice(from).some((e) => is('setTextVector', CAMERA, 'UPLOAD_DIGEST')(e))).toBe(
+          false,
+        )
+      },
+    )
+
     it('delivers three frames in a row, byte for byte', async () => {
       for (let i = 0; i < 3; i++) {
         const { bytes, attrs } = await snap()
