@@ -359,6 +359,9 @@ export class FastReader {
   private readText(): boolean {
     const s = this.s
     let p = this.p
+    // Never read past the end (a window from readPrefix may end just after a '>'): an
+    // out-of-bounds charCodeAt deoptimises this code into a slower form.
+    if (p >= this.n) return false
     let c = s.charCodeAt(p)
     while (isSpace(c)) c = s.charCodeAt(++p)
     const ts = p
@@ -397,6 +400,7 @@ export class FastReader {
   private member(member: string, root: string): number {
     const s = this.s
     let p = this.p
+    if (p >= this.n) return -1 // as in readText
     let c = s.charCodeAt(p)
     while (isSpace(c)) c = s.charCodeAt(++p)
     if (c !== 60) return -1

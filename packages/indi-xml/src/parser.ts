@@ -126,9 +126,10 @@ export class IndiParser {
    * byte reader checks every byte itself. For other elements, only in pure-ASCII chunks,
    * where latin1 decoding equals UTF-8 decoding, so the reader sees exactly the string the framed
    * path would. A window of bytes is decoded (a native call costs about the same for 200 or
-   * 2,000 bytes), cut just after a '>' so that every scan in the reader stops inside the string:
-   * reading past its end would make V8 deoptimise the reader's charCodeAt loops into a slower
-   * generic form (measured: the whole parser ~25% slower). The strings in the message are slices
+   * 2,000 bytes), cut just after a '>' so that every scan in the reader stops inside the string
+   * (the reader checks the one place that could start past it): reading past its end would make
+   * V8 deoptimise the reader's charCodeAt loops into a slower generic form (measured: the whole
+   * parser ~25% slower). The strings in the message are slices
    * of the window, so a kept message pins at most that window (about twice the element), never
    * the chunk.
    */

@@ -327,6 +327,9 @@ export class Splitter {
         break
       }
       const el = pos
+      // No read past len anywhere in this loop: a single out-of-bounds read deoptimises fast()
+      // and the load is recompiled in a slower form (4 such deopts per bench run before).
+      if (el + 1 >= len) break
       c = b[el + 1]
       if (c === 63 /* ? */) {
         // <?xml version='1.0'?> before each libindi message (protocol reference §0.3).
@@ -357,6 +360,7 @@ export class Splitter {
       // Start tag: ( S name = quoted )* S? ( > | /> ); '=' without spaces around it (what every
       // INDI writer emits), otherwise the resumable machine handles it.
       for (;;) {
+        if (p + 1 >= len) break outer
         c = b[p]
         if (c === 62) {
           p++
@@ -370,7 +374,8 @@ export class Splitter {
         if (c !== 32 && c !== 10 && c !== 9 && c !== 13) break outer
         p++
         while (p < len && SPACE[b[p]!] === 1) p++
-        if (p + 2 >= len) break outer
+        // Room for the fixed-offset checks below (device= reads b[p + 6], then the quote).
+        if (p + 8 >= len) break outer
         c = b[p]!
         if (c === 62 || c === 47) continue
         // device= and name= (nearly always the first two) are recognised by comparing their
@@ -430,7 +435,7 @@ export class Splitter {
         // until our own end tag; members ("<o…") and end tags of members are skipped unread.
         for (;;) {
           const lt = b.indexOf(60, p)
-          if (lt === -1) break outer
+          if (lt === -1 || lt + 1 >= len) break outer
           c = b[lt + 1]
           if (c === 47) {
             const e = lt + 2 + tagLen
