@@ -46,6 +46,9 @@ export interface OutboxHost {
 // indiserver writes at most 48 KiB per call; 256 KiB measured faster on loopback.
 const FLUSH_BYTES = 256 * 1024
 
+// Frames of a backlog may share a source buffer up to this size (a socket read is 64 KiB).
+const SHARE_SOURCE_BYTES = 256 * 1024
+
 /**
  * A peer's byte-bounded, coalescing output queue. `push` never waits: it appends a reference and
  * asks the host for a flush at the end of the tick, where all queued frames become one `send()`.
@@ -119,7 +122,9 @@ export class Outbox implements PeerCounters {
       // backlogged, or when it is the only frame queued from its chunk (a filtering client);
       // runs of frames from one chunk share it (measured: copying every frame cost ~10 % of a flood).
       if (this.conflating || src !== this.lastSource) item = retain(item)
-      this.lastSource = src
+      // Only a read-sized source is remembered: holding a BLOB's own buffer here would keep it
+      // alive after conflation dropped that BLOB (one BLOB, e.g. 11 MB, pinned per slow client).
+      this.lastSource = src.byteLength <= SHARE_SOURCE_BYTES ? src : undefined
       if (!this.conflating && this.pending > this.limits.conflateAt) {
         this.conflating = true
         this.compact()
@@ -236,6 +241,7 @@ export class Outbox implements PeerCounters {
       this.holes = 0
       this.latest.clear()
       this.conflating = false
+      this.lastSource = undefined
     } else if (this.head > 1024 && this.head * 2 > q.length) {
       this.base += this.head
       this.q = q.slice(this.head)
@@ -265,6 +271,7 @@ export class Outbox implements PeerCounters {
     this.live = 0
     this.pending = 0
     this.latest.clear()
+    this.lastSource = undefined
     if (this.stallTimer !== undefined) clearTimeout(this.stallTimer)
     this.stallTimer = undefined
   }
