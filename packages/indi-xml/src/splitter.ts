@@ -19,7 +19,9 @@
  *   unrolled by four → ~1.9M; the device/name cache compare unrolled → ~2.0M frames/s. Tried
  *   and dropped (no gain or slower): a JS loop before indexOf in the body, indexOf for values,
  *   unrolling the name scan, comparing state=/timestamp= directly, a 32-bit SWAR quote search.
- *   What is left, per frame (~500 ns): the start tag's byte loops (~150 ns), the body's
+ *   Then no out-of-bounds reads (four sites each deoptimised fast() once, and the recompiled
+ *   loads were slower for good): ~2.0M → ~2.25M frames/s.
+ *   What is left, per frame (~450 ns): the start tag's byte loops (about a third), the body's
  *   indexOf hops (~70 ns for three members), the frame's view (~45 ns) and device/name (~50 ns).
  * - For the parser, `direct()` reads whole elements straight from the chunk (bytevectors.ts,
  *   parser.ts), so fast() only frames what the parser's readers decline.
