@@ -80,7 +80,8 @@ export class Outbox implements PeerCounters {
   // Absolute index of q[0], so `latest` survives re-slicing the array.
   private base = 0
   // While backlogged: newest queued set*Vector per (tag, device, name), as an absolute index.
-  private readonly latest = new Map<string, number>()
+  // Made on the first conflation: most peers never fall that far behind (a Map is ~250 bytes).
+  private latest: Map<string, number> | undefined
   private pending = 0
   private waiting = false
   private conflating = false
@@ -132,9 +133,10 @@ export class Outbox implements PeerCounters {
       // 115 = 's': every set*Vector, and no other known INDI tag, starts with it.
       if (this.conflating && item.tag.charCodeAt(0) === 115) {
         const key = keyOf(item)
-        const prev = this.latest.get(key)
+        const latest = (this.latest ??= new Map())
+        const prev = latest.get(key)
         if (prev !== undefined) this.removeAt(prev - this.base)
-        this.latest.set(key, this.base + this.q.length)
+        latest.set(key, this.base + this.q.length)
       }
     }
     this.q.push(item)
@@ -179,11 +181,12 @@ export class Outbox implements PeerCounters {
     this.q = kept
     this.head = 0
     this.holes = 0
-    this.latest.clear()
+    this.latest?.clear()
     if (this.conflating) {
+      const latest = (this.latest ??= new Map())
       for (let i = 0; i < kept.length; i++) {
         const it = kept[i]!
-        if (it.tag.charCodeAt(0) === 115) this.latest.set(keyOf(it), this.base + i)
+        if (it.tag.charCodeAt(0) === 115) latest.set(keyOf(it), this.base + i)
       }
     }
     return removed
@@ -239,7 +242,7 @@ export class Outbox implements PeerCounters {
       q.length = 0
       this.head = 0
       this.holes = 0
-      this.latest.clear()
+      this.latest = undefined
       this.conflating = false
       this.lastSource = undefined
     } else if (this.head > 1024 && this.head * 2 > q.length) {
@@ -270,7 +273,7 @@ export class Outbox implements PeerCounters {
     this.head = 0
     this.live = 0
     this.pending = 0
-    this.latest.clear()
+    this.latest = undefined
     this.lastSource = undefined
     if (this.stallTimer !== undefined) clearTimeout(this.stallTimer)
     this.stallTimer = undefined

@@ -303,7 +303,9 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     cp.connection = connection
     cp.framer = new IndiFramer(this.limits)
     cp.outbox = new Outbox(connection, this, this.clientLimits, true)
-    this.clients = [...this.clients, cp]
+    // Appended in place (copying the array per accept cost O(n) garbage in a burst of clients);
+    // removal still makes a new array, so a loop over the old one is never disturbed.
+    this.clients.push(cp)
     if (this.pingIntervalMs > 0 && this.pingTimer === undefined) {
       this.pingTimer = setInterval(this.keepAlive, Math.max(1, this.pingIntervalMs / 4))
       this.pingTimer.unref?.()
@@ -314,7 +316,7 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     })
     const info = clientInfo(cp)
     this.emit('client', info)
-    void this.runClient(cp, connection, cp.framer)
+    this.runClient(cp, connection, cp.framer)
     return info
   }
 
@@ -446,11 +448,14 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     this.emit('clientRefused', connection.label)
   }
 
-  private async runClient(cp: ClientPeer, conn: Connection, framer: IndiFramer): Promise<void> {
-    const err = await this.readLoop(cp, conn, framer, true)
-    if (cp.dropping) return
-    this.log(1, err ? `Client ${cp.id}: ${err.message}` : `Client ${cp.id}: read EOF`)
-    this.dropClient(cp, undefined)
+  private runClient(cp: ClientPeer, conn: Connection, framer: IndiFramer): void {
+    // A continuation rather than a second async function: one suspended generator per idle
+    // client instead of two (each with its promise and context).
+    void this.readLoop(cp, conn, framer, true).then((err) => {
+      if (cp.dropping) return
+      this.log(1, err ? `Client ${cp.id}: ${err.message}` : `Client ${cp.id}: read EOF`)
+      this.dropClient(cp, undefined)
+    })
   }
 
   private dropClient(cp: ClientPeer, reason: Error | undefined): void {
@@ -485,9 +490,9 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     try {
       for await (const chunk of conn) {
         if (isClient) (peer as ClientPeer).lastRead = performance.now()
-        const events = framer.push(chunk)
+        // No local for the events: a suspended reader would keep its last frames (and their chunk) alive.
         this.readChunk = chunk.buffer
-        this.dispatch(peer, events, isClient)
+        this.dispatch(peer, framer.push(chunk), isClient)
         this.readChunk = undefined
         if (peer.dropping) return undefined
         for (let gate = this.readGate(isClient); gate; gate = this.readGate(isClient)) {
