@@ -130,8 +130,8 @@ export class IndiParser {
    * (the reader checks the one place that could start past it): reading past its end would make
    * V8 deoptimise the reader's charCodeAt loops into a slower generic form (measured: the whole
    * parser ~25% slower). The strings in the message are slices
-   * of the window, so a kept message pins at most that window (about twice the element), never
-   * the chunk.
+   * of the window, so a kept message pins at most about twice its element (a window much larger
+   * than the element is replaced by the exact element), never the chunk.
    */
   private direct(
     b: Buffer,
@@ -165,6 +165,12 @@ export class IndiParser {
     if (m === undefined) return -1
     const size = reader.end
     if (size > maxBytes) return -1
+    if (s.length > 2 * size + 256) {
+      // The window was much larger than the element (after a retry, or a big element before a
+      // small one): read it again from exactly its bytes, so that what it keeps pins no more.
+      m = reader.readPrefix(latin1(b, start, start + size), tagIndex, limits.maxAttributes, limits.maxDepth)
+      if (m === undefined) return -1
+    }
     this.window = size < 128 ? 256 : size * 2
     this.events.push({ kind: 'message', message: m })
     return start + size
