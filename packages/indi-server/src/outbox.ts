@@ -23,9 +23,15 @@ export interface PeerCounters {
 
 /** Bounds of one outbox, in bytes. */
 export interface OutboxLimits {
-  /** Over this, the outbox holds back reading from producers (see the README's slow-client policy). */
+  /**
+   * Over this many bytes queued here (not yet handed to the connection), the outbox holds back
+   * reading from producers (see the README's slow-client policy). What the connection holds is
+   * not counted: at most its own high-water mark plus one write, since nothing more is handed
+   * over until it drains. So one large frame (a BLOB) can be written while the next is read,
+   * and bytes held per peer stay under highWater + one frame + the connection's mark.
+   */
   readonly highWater: number
-  /** Below this, a congested outbox stops holding producers back. */
+  /** At or below this many bytes queued here, a congested outbox stops holding producers back. */
   readonly lowWater: number
   /**
    * A backlog over this many bytes (while the connection pushes back) starts conflation. A fast
@@ -146,7 +152,7 @@ export class Outbox implements PeerCounters {
       this.scheduled = true
       this.host.schedule(this)
     }
-    if (!this.congested && this.behind > this.limits.highWater) {
+    if (!this.congested && this.pending > this.limits.highWater) {
       this.congested = true
       this.host.congestion(this, true)
     }
@@ -250,7 +256,7 @@ export class Outbox implements PeerCounters {
       this.q = q.slice(this.head)
       this.head = 0
     }
-    if (this.congested && !this.waiting && this.behind <= this.limits.lowWater) {
+    if (this.congested && this.pending <= this.limits.lowWater) {
       this.congested = false
       this.host.congestion(this, false)
     }

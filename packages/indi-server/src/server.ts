@@ -1343,14 +1343,22 @@ function isSpace(c: number): boolean {
 /** `-d`: does any oneBLOB carry a `format` containing "stream"? Quotes never occur in base64. */
 function isStreamBlob(bytes: Uint8Array): boolean {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  let i = buf.indexOf('format=')
-  while (i >= 0) {
-    const q = buf[i + 7]
-    if (q === 0x22 || q === 0x27) {
-      const end = buf.indexOf(q, i + 8)
-      if (end > 0 && buf.subarray(i + 8, end).includes('stream')) return true
+  // Only the oneBLOB start tags are searched, hopping over each base64 content with one '<'
+  // search: a 'format=' search through the content cost ~2 ms per 8 MiB BLOB.
+  for (let i = buf.indexOf('<oneBLOB'); i >= 0; ) {
+    const gt = buf.indexOf(62, i)
+    if (gt < 0) return false
+    const tag = buf.subarray(i, gt)
+    for (let f = tag.indexOf('format='); f >= 0; f = tag.indexOf('format=', f + 7)) {
+      const q = tag[f + 7]
+      if (q === 0x22 || q === 0x27) {
+        const end = tag.indexOf(q, f + 8)
+        if (end > 0 && tag.subarray(f + 8, end).includes('stream')) return true
+      }
     }
-    i = buf.indexOf('format=', i + 7)
+    const next = buf.indexOf(60, gt + 1)
+    if (next < 0) return false
+    i = buf.indexOf('<oneBLOB', next)
   }
   return false
 }
