@@ -154,6 +154,19 @@ describe('Outbox', () => {
     expect(h.events).toEqual([true, false])
   })
 
+  it('holds producers back on bytes queued, not on a large frame the connection is writing', () => {
+    const h = host()
+    const o = new Outbox(stuck(), h, limits, true)
+    o.push(item('setBLOBVector', 'D', 'B', 'x'.repeat(5000)))
+    o.flush() // handed over whole: 5000 bytes in the connection, over the 1000-byte mark
+    expect(o.behind).toBeGreaterThan(limits.highWater)
+    expect(o.congested).toBe(false)
+    expect(h.events.at(-1)).toBe(false)
+    o.push(item('setBLOBVector', 'D', 'B', 'y'.repeat(5000))) // the next one is read meanwhile
+    expect(o.congested).toBe(true)
+    expect(h.events.at(-1)).toBe(true)
+  })
+
   it('copies a small view of a big chunk while backlogged, so held bytes are counted bytes', async () => {
     const sent: Uint8Array[] = []
     let release!: () => void

@@ -134,6 +134,24 @@ describe('slow clients (conflation, -m, -d)', () => {
     expect(st.conflated).toBe(0)
   })
 
+  it('-d sees a streaming format on any member, not only the first', async () => {
+    const { driver, fast } = await floodSetup({ maxQueueMB: 10, maxStreamMB: 0.03 })
+    const s = stuckClient('stuck')
+    const info = server.addClient(s.conn)!
+    s.client.send(Buffer.from(`${GP}<enableBLOB device="Flood">Also</enableBLOB>`))
+    fast.send('<enableBLOB device="Flood">Also</enableBLOB>')
+    await fast.sync()
+    const payload = 'A'.repeat(10_000)
+    for (let i = 0; i < 4; i++) {
+      driver.send(
+        `<setBLOBVector device="Flood" name="V${i}" state="Ok"><oneBLOB name="A" size="7500" format=".fits">${payload}</oneBLOB>` +
+          `<oneBLOB name="B" size="7500" format='.stream_jpg'>${payload}</oneBLOB></setBLOBVector>`,
+      )
+      await fast.in.waitFor('<setBLOBVector', i + 1)
+    }
+    expect(stats(info.id)!.dropped).toBe(2)
+  })
+
   it('does not drop non-stream BLOBs under -d', async () => {
     const { driver, fast } = await floodSetup({ maxQueueMB: 10, maxStreamMB: 0.01 })
     const s = stuckClient('stuck')
