@@ -22,6 +22,8 @@ import {
 } from './harness.js'
 
 const nextPort = portBlock(18078, 3)
+// The hasty indi_setprop test's own block: 18081 starts version-guard's.
+const hastyPort = portBlock(18093, 1)
 const DEVICE = 'TS In-Process'
 const script = resolve(fixturesDir, 'inprocess-server.mjs')
 
@@ -50,6 +52,34 @@ describe.skipIf(!hasIndi || !serverKinds.includes('ours'))('interop: IndiServer 
       10_000,
       from,
     )
+  })
+
+  it("routes indi_setprop's new* although it leaves while definitions are still being written to it", async () => {
+    // indi_setprop sends its new* as soon as it has seen the property's definition and exits; with
+    // 500 more definitions behind FOCUS our write to it then fails (EPIPE/ECONNRESET). The new*
+    // had already arrived and must still be read and routed (indilib #1669).
+    const server = await startServer({
+      kind: 'ours',
+      port: hastyPort(),
+      drivers: [],
+      script,
+      env: { BULK_VECTORS: '500' },
+    })
+    const client = await waitForDevices(server.port, [SCOPE])
+    clients.push(client)
+    await client.waitFor(is('defNumberVector', DEVICE, 'FOCUS'), 10_000)
+    for (const value of [4321, 4322, 4323]) {
+      const from = client.mark()
+      expect((await setprop(server.port, [`${DEVICE}.FOCUS.POSITION=${value}`])).code).toBe(0)
+      await client.waitFor(
+        (e) =>
+          is('setNumberVector', DEVICE, 'FOCUS')(e) &&
+          e.attrs.state === 'Ok' &&
+          e.children[0]?.text === String(value),
+        10_000,
+        from,
+      )
+    }
   })
 
   it.runIf(serverKinds.includes('indiserver'))('is reachable through indiserver chained on top', async () => {
