@@ -294,6 +294,12 @@ export class Outbox implements PeerCounters {
   // The connection ended: its reader notices too and the host tears the peer down from there.
   private readonly onDrainFailed = (): void => {
     this.waiting = false
+    // Nothing will ever drain: stop holding back every peer's reads (this client's own commands
+    // included) until the stall timer fires. Its reader still delivers what it had sent.
+    if (this.congested) {
+      this.congested = false
+      this.host.congestion(this, false)
+    }
   }
 }
 

@@ -154,6 +154,21 @@ describe('Outbox', () => {
     expect(h.events).toEqual([true, false])
   })
 
+  it('stops holding producers back once the connection breaks (its drain can never come)', async () => {
+    let fail: (err: Error) => void = () => {}
+    const conn = { ...stuck(), drained: () => new Promise<void>((_, reject) => (fail = reject)) }
+    const h = host()
+    const o = new Outbox(conn, h, limits, true)
+    o.push(item('setBLOBVector', 'D', 'B', 'x'.repeat(5000)))
+    o.flush() // handed over; the connection now waits for a drain
+    o.push(item('setBLOBVector', 'D', 'B', 'y'.repeat(5000))) // queued behind it: congested
+    expect(h.events.at(-1)).toBe(true)
+    fail(new Error('EPIPE'))
+    await new Promise((r) => setImmediate(r))
+    expect(o.congested).toBe(false)
+    expect(h.events.at(-1)).toBe(false)
+  })
+
   it('holds producers back on bytes queued, not on a large frame the connection is writing', () => {
     const h = host()
     const o = new Outbox(stuck(), h, limits, true)

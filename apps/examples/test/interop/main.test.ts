@@ -40,13 +40,10 @@ describe.skipIf(!hasIndi)('npm start, read with indi_getprop', () => {
     }
   })
 
-  // Known indi-server/transport-tcp bug (reported): indi_setprop sends its new* right after it
-  // has seen the property's definition and closes at once. In-process drivers answer its
-  // getProperties so fast that the server is still writing other devices' definitions when the
-  // client is gone; that write fails with EPIPE, the connection is torn down, and the new* that
-  // had already arrived is never read. (Executable drivers, or indilib's indiserver, are not
-  // affected.) When this starts passing, remove `.fails`.
-  it.fails('indi_setprop changes a value of an in-process driver', async () => {
+  // indi_setprop sends its new* right after it has seen the property's definition and closes at
+  // once, while the server is still writing other devices' definitions to it. The write fails with
+  // EPIPE; the transport must still read and route the new* that had already arrived (indilib #1669).
+  it('indi_setprop changes a value of an in-process driver', async () => {
     await run('indi_setprop', [...host, 'Thermostat.THRESHOLD.CELSIUS=42'])
     const { stdout } = await run('indi_getprop', [...host, '-t', '1', 'Thermostat.THRESHOLD.CELSIUS'])
     expect(stdout).toBe('Thermostat.THRESHOLD.CELSIUS=42\n')
