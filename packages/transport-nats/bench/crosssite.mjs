@@ -100,7 +100,10 @@ async function measure(label, clients) {
   // Warm-up: every client must see one END before timing starts.
   driver.send(Buffer.from(set('END', ++endSeq)))
   await waitEnd(clients, endSeq)
-  for (const c of clients) (c.sets = 0), (c.blobs = 0)
+  for (const c of clients) {
+    c.sets = 0
+    c.blobs = 0
+  }
   const batch = Buffer.from(Array.from({ length: 500 }, (_, i) => set('P0', i)).join(''))
   let t0 = performance.now()
   for (let sent = 0; sent < MESSAGES; sent += 500) if (!driver.send(batch)) await driver.drained()
