@@ -100,8 +100,9 @@ class BinaryAsXml implements Connection {
   }
 }
 
-// One line of base64 (blobLineLength 0): what indiserver sends TCP clients, and what
-// indi_getprop 1.9.9 decodes correctly (it counts line breaks as data).
+// One line of base64 (blobLineLength 0) and no enclen: what indiserver sends TCP clients, what
+// indi_getprop 1.9.9 decodes correctly (it counts line breaks as data), and what an indiserver
+// chained on top accepts (1.9.9 stalls on enclen with any layout but 72-column lines).
 function toXml(m: IndiMessage): Uint8Array {
-  return buildMessageBytes(m, { blobLineLength: 0 })
+  return buildMessageBytes(m, { blobLineLength: 0, blobEnclen: false })
 }
