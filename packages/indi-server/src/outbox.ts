@@ -89,6 +89,9 @@ export class Outbox implements PeerCounters {
   // Made on the first conflation: most peers never fall that far behind (a Map is ~250 bytes).
   private latest: Map<string, number> | undefined
   private pending = 0
+  // Bytes of queued frames of at least `highWater` bytes each (BLOBs): not counted toward
+  // `conflateAt`, so one BLOB queued behind the one being written does not conflate a reading peer.
+  private largePending = 0
   private waiting = false
   private conflating = false
   private lastSource: ArrayBufferLike | undefined
@@ -119,7 +122,10 @@ export class Outbox implements PeerCounters {
   /**
    * Appends one message; never waits and never copies on the fast path. Once the peer is
    * backlogged past `conflateAt` (its connection pushing back), a set*Vector replaces the queued
-   * one for the same property: conflation, O(1) per message, until the backlog is gone.
+   * one for the same property: conflation, O(1) per message, until the backlog is gone. Large
+   * frames (a BLOB) do not count toward `conflateAt`, but one always replaces a queued large
+   * set*Vector of the same property while the connection pushes back: a peer that is behind
+   * never has two BLOBs of one property queued (older queued BLOBs are dropped early).
    */
   push(item: OutItem): void {
     if (this.closed) return
@@ -132,12 +138,15 @@ export class Outbox implements PeerCounters {
       // Only a read-sized source is remembered: holding a BLOB's own buffer here would keep it
       // alive after conflation dropped that BLOB (one BLOB, e.g. 11 MB, pinned per slow client).
       this.lastSource = src.byteLength <= SHARE_SOURCE_BYTES ? src : undefined
-      if (!this.conflating && this.pending > this.limits.conflateAt) {
+      if (!this.conflating && this.pending - this.largePending > this.limits.conflateAt) {
         this.conflating = true
         this.compact()
       }
       // 115 = 's': every set*Vector, and no other known INDI tag, starts with it.
-      if (this.conflating && item.tag.charCodeAt(0) === 115) {
+      if (
+        item.tag.charCodeAt(0) === 115 &&
+        (this.conflating || item.bytes.byteLength >= this.limits.highWater)
+      ) {
         const key = keyOf(item)
         const latest = (this.latest ??= new Map())
         const prev = latest.get(key)
@@ -148,6 +157,7 @@ export class Outbox implements PeerCounters {
     this.q.push(item)
     this.live++
     this.pending += item.bytes.byteLength
+    if (item.bytes.byteLength >= this.limits.highWater) this.largePending += item.bytes.byteLength
     if (!this.waiting && !this.scheduled) {
       this.scheduled = true
       this.host.schedule(this)
@@ -188,12 +198,11 @@ export class Outbox implements PeerCounters {
     this.head = 0
     this.holes = 0
     this.latest?.clear()
-    if (this.conflating) {
-      const latest = (this.latest ??= new Map())
-      for (let i = 0; i < kept.length; i++) {
-        const it = kept[i]!
-        if (it.tag.charCodeAt(0) === 115) latest.set(keyOf(it), this.base + i)
-      }
+    const large = this.limits.highWater
+    for (let i = 0; i < kept.length; i++) {
+      const it = kept[i]!
+      if (it.tag.charCodeAt(0) === 115 && (this.conflating || it.bytes.byteLength >= large))
+        (this.latest ??= new Map()).set(keyOf(it), this.base + i)
     }
     return removed
   }
@@ -207,6 +216,7 @@ export class Outbox implements PeerCounters {
       let end = this.head
       let total = 0
       let count = 0
+      let largeSent = 0
       let single: OutItem | undefined
       while (end < q.length) {
         const it = q[end]
@@ -214,6 +224,7 @@ export class Outbox implements PeerCounters {
           const n = it.bytes.byteLength
           if (total > 0 && total + n > FLUSH_BYTES) break
           total += n
+          if (n >= this.limits.highWater) largeSent += n
           count++
           single = it
         }
@@ -238,6 +249,7 @@ export class Outbox implements PeerCounters {
       this.live -= count
       this.head = end
       this.pending -= total
+      this.largePending -= largeSent
       if (count > 0 && !this.connection.send(chunk)) {
         this.waiting = true
         this.connection.drained().then(this.onDrained, this.onDrainFailed)
@@ -269,6 +281,7 @@ export class Outbox implements PeerCounters {
     this.live--
     this.holes++
     this.pending -= old.bytes.byteLength
+    if (old.bytes.byteLength >= this.limits.highWater) this.largePending -= old.bytes.byteLength
     this.conflated++
   }
 
@@ -279,6 +292,7 @@ export class Outbox implements PeerCounters {
     this.head = 0
     this.live = 0
     this.pending = 0
+    this.largePending = 0
     this.latest = undefined
     this.lastSource = undefined
     if (this.stallTimer !== undefined) clearTimeout(this.stallTimer)

@@ -169,6 +169,33 @@ describe('Outbox', () => {
     expect(h.events.at(-1)).toBe(false)
   })
 
+  it('a BLOB queued behind the one being written does not conflate the updates that follow it', () => {
+    const o = new Outbox(stuck(), host(), { highWater: 1000, lowWater: 500, conflateAt: 2000 }, true)
+    o.push(item('setBLOBVector', 'D', 'B', 'x'.repeat(5000)))
+    o.flush() // being written; the connection pushes back
+    o.push(item('setBLOBVector', 'D', 'B', 'y'.repeat(5000)))
+    for (let i = 0; i < 20; i++) o.push(item('setNumberVector', 'D', 'FLOOD', String(i)))
+    expect(o.conflated).toBe(0)
+    expect(o.queuedMessages).toBe(21)
+  })
+
+  it('drops an older queued BLOB of a property as soon as a newer one is queued behind it', () => {
+    const o = new Outbox(stuck(), host(), { highWater: 1000, lowWater: 500, conflateAt: 1_000_000 }, true)
+    o.push(item('setBLOBVector', 'D', 'B', 'x'.repeat(5000)))
+    o.flush()
+    o.push(item('setBLOBVector', 'D', 'B', 'old'.repeat(2000)))
+    o.push(item('setNumberVector', 'D', 'FLOOD', '1'))
+    o.push(item('setBLOBVector', 'D', 'OTHER', 'z'.repeat(5000)))
+    o.push(item('setBLOBVector', 'D', 'B', 'new'.repeat(2000)))
+    expect(o.conflated).toBe(1)
+    expect(o.queuedMessages).toBe(3)
+    expect(o.queuedBytes).toBe(
+      item('setNumberVector', 'D', 'FLOOD', '1').bytes.byteLength +
+        item('setBLOBVector', 'D', 'OTHER', 'z'.repeat(5000)).bytes.byteLength +
+        item('setBLOBVector', 'D', 'B', 'new'.repeat(2000)).bytes.byteLength,
+    )
+  })
+
   it('holds producers back on bytes queued, not on a large frame the connection is writing', () => {
     const h = host()
     const o = new Outbox(stuck(), h, limits, true)
