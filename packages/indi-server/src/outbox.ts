@@ -148,7 +148,8 @@ export class Outbox implements PeerCounters {
         (this.conflating || item.bytes.byteLength >= this.limits.highWater)
       ) {
         const key = keyOf(item)
-        const latest = (this.latest ??= new Map())
+        this.latest ??= new Map()
+        const latest = this.latest
         const prev = latest.get(key)
         if (prev !== undefined) this.removeAt(prev - this.base)
         latest.set(key, this.base + this.q.length)
@@ -201,8 +202,10 @@ export class Outbox implements PeerCounters {
     const large = this.limits.highWater
     for (let i = 0; i < kept.length; i++) {
       const it = kept[i]!
-      if (it.tag.charCodeAt(0) === 115 && (this.conflating || it.bytes.byteLength >= large))
-        (this.latest ??= new Map()).set(keyOf(it), this.base + i)
+      if (it.tag.charCodeAt(0) === 115 && (this.conflating || it.bytes.byteLength >= large)) {
+        this.latest ??= new Map()
+        this.latest.set(keyOf(it), this.base + i)
+      }
     }
     return removed
   }
