@@ -79,8 +79,9 @@ export interface IndiServerOptions {
   /**
    * Remove the line breaks libindi puts every 72 base64 characters when a driver runs over pipes,
    * once per BLOB for all recipients. indiserver sends local drivers' BLOBs as one line, and
-   * indi_getprop 1.9.9 decodes line breaks as data (files come out 1.4 % too long). `enclen`
-   * stays right: it never counted them. Default true.
+   * indi_getprop 1.9.9 decodes line breaks as data (files come out 1.4 % too long). A compacted
+   * member loses its `enclen`, as indiserver's own one-line BLOBs have none (an indiserver 1.9.9
+   * chained on top stalls on enclen with one-line base64). Default true.
    */
   compactBlobs?: boolean
   /**
@@ -1306,10 +1307,26 @@ function compactBlob(f: OutItem, inPlace: boolean): OutItem {
         out = Buffer.allocUnsafe(buf.length)
         buf.copy(out)
       }
-      o = gt + 1
+      o = i
     } else {
-      out.copyWithin(o, copied, gt + 1)
-      o += gt + 1 - copied
+      if (i !== o) out.copyWithin(o, copied, i)
+      o += i - copied
+    }
+    // The start tag, without `enclen`: indiserver 1.9.9 stops reading a peer whose BLOB carries
+    // enclen in any layout but libindi's 72-column lines, so an indiserver chained on top of us
+    // stalled on compacted frames. indiserver's own one-line BLOBs carry no enclen either.
+    const en = buf.indexOf(' enclen=', i)
+    const close = en >= 0 && en < gt ? buf.indexOf(buf[en + 8]!, en + 9) : -1
+    const tagParts: [number, number][] =
+      close >= 0 && close < gt
+        ? [
+            [i, en],
+            [close + 1, gt + 1],
+          ]
+        : [[i, gt + 1]]
+    for (const [from, to] of tagParts) {
+      if (from !== o) out.copyWithin(o, from, to)
+      o += to - from
     }
     // Line by line: skip the line breaks and the indentation around them. Writes always stay
     // behind reads (and `buf` equals `out` from `copied` on), so moving in place is safe.

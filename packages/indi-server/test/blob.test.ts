@@ -185,9 +185,8 @@ describe('BLOB line breaks', () => {
     await c.sync()
     ccd.send(libindiBlob('CCD1'))
     await c.in.waitFor('</setBLOBVector>')
-    expect(c.in.text).toContain(
-      `<oneBLOB name='CCD1' size='200' format='.bin' enclen='${b64.length}'>${b64}</oneBLOB>`,
-    )
+    // enclen goes with the line breaks: indiserver 1.9.9 stalls on enclen with one-line base64.
+    expect(c.in.text).toContain(`<oneBLOB name='CCD1' size='200' format='.bin'>${b64}</oneBLOB>`)
     expect(c.in.text).toContain("<setBLOBVector device='CCD' name='CCD1' state='Ok'>\n  <oneBLOB")
   })
 
@@ -196,8 +195,8 @@ describe('BLOB line breaks', () => {
     c.send(GP)
     c.send('<enableBLOB device="CCD">Also</enableBLOB>')
     await c.sync()
-    const member = (n: string, body: string) =>
-      `\n  <oneBLOB name='${n}' size='200' format='.bin' enclen='${b64.length}'>${body}</oneBLOB>`
+    const member = (n: string, body: string, enclen = true) =>
+      `\n  <oneBLOB name='${n}' size='200' format='.bin'${enclen ? ` enclen='${b64.length}'` : ''}>${body}</oneBLOB>`
     const head = "<setBLOBVector device='CCD' name='CCD1' state='Ok'>"
     const empty = "\n  <oneBLOB name='E' size='0' format='.bin'/>"
     ccd.send(
@@ -205,7 +204,7 @@ describe('BLOB line breaks', () => {
     )
     await c.in.waitFor('</setBLOBVector>')
     expect(c.in.text).toContain(
-      `${head}${member('A', b64)}${member('B', b64)}${empty}${member('C', b64)}\n</setBLOBVector>`,
+      `${head}${member('A', b64, false)}${member('B', b64)}${empty}${member('C', b64, false)}\n</setBLOBVector>`,
     )
   })
 
