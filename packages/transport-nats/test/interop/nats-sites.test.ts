@@ -25,9 +25,25 @@ function indiServer(port: number, args: string[]): ChildProcess {
   return p
 }
 
-/** libindi drivers quote attributes with ' and we forward their bytes unchanged: match either. */
+/**
+ * Matches `xml` however its producer formatted it. We forward a driver's bytes unchanged, and
+ * libindi writes `<defNumberVector\n  device='…'`: attributes quoted with ' and separated by a
+ * newline and indentation. Only definitions the exporter rebuilt (`mergeDef`, after a set*) come
+ * out as `<defNumberVector device="…"`, so a literal pattern would match some replies and not others.
+ * Quotes match either kind; a space outside a quoted value matches any run of XML whitespace; text
+ * inside a quoted value stays exact.
+ */
 const q = (xmlWithDoubleQuotes: string): RegExp =>
-  new RegExp(xmlWithDoubleQuotes.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/"/g, `["']`), 'g')
+  new RegExp(
+    xmlWithDoubleQuotes
+      .split('"')
+      .map((part, i) => {
+        const escaped = part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+        return i % 2 === 0 ? escaped.replace(/ +/g, '\\s+') : escaped
+      })
+      .join(`["']`),
+    'g',
+  )
 const seen = (r: Reader, xml: string, times = 1): Promise<void> =>
   r.until(() => (r.text.match(q(xml))?.length ?? 0) >= times, xml)
 
