@@ -341,7 +341,7 @@ function fromWire(v: unknown): IndiMessage {
         state: rcode(STATES, a, 7, 'state'),
         perm: rcode(PERMS, a, 8, 'perm'),
         timeout: ros(a, 9),
-        members: defMembersFrom(a, 10, tag),
+        members: membersFrom(a, 10, tag, defMember),
       } as unknown as IndiMessage
     case 'defSwitchVector':
       return {
@@ -356,7 +356,7 @@ function fromWire(v: unknown): IndiMessage {
         perm: rcode(PERMS, a, 8, 'perm'),
         rule: rcode(RULES, a, 9, 'rule'),
         timeout: ros(a, 10),
-        members: defMembersFrom(a, 11, tag),
+        members: membersFrom(a, 11, tag, defMember),
       } as unknown as IndiMessage
     case 'defLightVector':
       return {
@@ -368,7 +368,7 @@ function fromWire(v: unknown): IndiMessage {
         label: ros(a, 5),
         group: ros(a, 6),
         state: rcode(STATES, a, 7, 'state'),
-        members: defMembersFrom(a, 8, tag),
+        members: membersFrom(a, 8, tag, defMember),
       } as unknown as IndiMessage
     case 'setTextVector':
     case 'setNumberVector':
@@ -382,7 +382,7 @@ function fromWire(v: unknown): IndiMessage {
         message: ros(a, 4),
         state: a[5] === null ? undefined : rcode(STATES, a, 5, 'state'),
         timeout: ros(a, 6),
-        members: oneMembersFrom(a, 7, tag),
+        members: membersFrom(a, 7, tag, oneMember),
       } as unknown as IndiMessage
     case 'setLightVector':
       return {
@@ -392,7 +392,7 @@ function fromWire(v: unknown): IndiMessage {
         timestamp: ros(a, 3),
         message: ros(a, 4),
         state: a[5] === null ? undefined : rcode(STATES, a, 5, 'state'),
-        members: oneMembersFrom(a, 6, tag),
+        members: membersFrom(a, 6, tag, oneMember),
       } as unknown as IndiMessage
     case 'newTextVector':
     case 'newNumberVector':
@@ -403,7 +403,7 @@ function fromWire(v: unknown): IndiMessage {
         device: rs(a, 1),
         name: rs(a, 2),
         timestamp: ros(a, 3),
-        members: oneMembersFrom(a, 4, tag),
+        members: membersFrom(a, 4, tag, oneMember),
       } as unknown as IndiMessage
     case 'message':
       return { tag, device: ros(a, 1), timestamp: ros(a, 2), message: ros(a, 3) }
@@ -412,12 +412,18 @@ function fromWire(v: unknown): IndiMessage {
   }
 }
 
-function defMembersFrom(a: unknown[], at: number, tag: IndiTag): Obj[] {
+/** Decodes the member list at `a[at]` with `member`; an error names the member's path. */
+function membersFrom(
+  a: unknown[],
+  at: number,
+  tag: IndiTag,
+  member: (v: unknown, tag: IndiTag) => Obj,
+): Obj[] {
   const list = inList(a, at)
   const out: Obj[] = new Array(list.length)
   for (let i = 0; i < list.length; i++) {
     try {
-      out[i] = defMember(list[i], tag)
+      out[i] = member(list[i], tag)
     } catch (error) {
       throw nested(error, `[${at}][${i}]`)
     }
@@ -464,19 +470,6 @@ function defMember(v: unknown, tag: IndiTag): Obj {
       return { name: rs(e, 0), label: ros(e, 1) }
     }
   }
-}
-
-function oneMembersFrom(a: unknown[], at: number, tag: IndiTag): Obj[] {
-  const list = inList(a, at)
-  const out: Obj[] = new Array(list.length)
-  for (let i = 0; i < list.length; i++) {
-    try {
-      out[i] = oneMember(list[i], tag)
-    } catch (error) {
-      throw nested(error, `[${at}][${i}]`)
-    }
-  }
-  return out
 }
 
 function oneMember(v: unknown, tag: IndiTag): Obj {
