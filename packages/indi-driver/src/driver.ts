@@ -1,4 +1,3 @@
-import { binaryAsXml, encodeFrame } from '@indi-ts/indi-msgpack'
 import { BoundedQueue } from '@indi-ts/indi-queue'
 import type {
   BlobPolicy,
@@ -373,7 +372,7 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
       buildBlobChunks(m, { chunkBytes: 64 * 1024, blobLineLength: line, blobEnclen: line === 72 }),
       size,
       this.#meta(m, undefined),
-      this.#peers.some((p) => p.binaryLink !== undefined) ? () => encodeFrame(m) : undefined,
+      this.#peers.some((p) => p.binaryLink !== undefined) ? () => msgpackModule!.encodeFrame(m) : undefined,
     )
     if (ping) {
       const uid = `SetBLOB/${++this.#pingSeq}`
@@ -442,6 +441,7 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
     if (binary) {
       // The driver keeps writing and reading XML text through the bridge; only BLOBs bypass it
       // (Writer#writeStream sends them to `link` as raw-byte frames).
+      const { binaryAsXml } = msgpackModule ?? (await loadMsgpack())
       conn = binaryAsXml(conn, {
         ...(this.#opts.parserLimits ? { parserLimits: this.#opts.parserLimits } : {}),
         onDropped: (reason) => this.logger.warn(`not sent over the binary link: ${reason}`),
@@ -1246,4 +1246,18 @@ function kindOf(tag: string): 'Text' | 'Number' | 'Switch' | 'Light' | 'BLOB' {
   if (tag.endsWith('SwitchVector')) return 'Switch'
   if (tag.endsWith('LightVector')) return 'Light'
   return 'BLOB'
+}
+
+// @indi-ts/indi-msgpack (msgpackr and its native addon) is loaded only for a binary link, which
+// every peer with a `binaryLink` went through: imported eagerly it added ~8 MiB to every driver's RSS.
+let msgpackModule: typeof import('@indi-ts/indi-msgpack') | undefined =
+  // A driver started by a server as a binary driver: loaded with this module, so run() sets up
+  // synchronously (as it does over XML) and nothing the driver sends at once can miss the peer.
+  typeof process !== 'undefined' && process.env.INDI_TS_BINARY === '1'
+    ? await import('@indi-ts/indi-msgpack')
+    : undefined
+
+async function loadMsgpack(): Promise<typeof import('@indi-ts/indi-msgpack')> {
+  msgpackModule ??= await import('@indi-ts/indi-msgpack')
+  return msgpackModule
 }

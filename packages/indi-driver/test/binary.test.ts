@@ -39,6 +39,9 @@ describe('Driver on the binary link', () => {
 
   it('sends a BLOB as raw bytes in one frame, then a pingRequest, and waits for the reply', async () => {
     const { driver, server, next } = startBinary()
+    // As a server does: the handshake first (run() loads the binary codec before it serves).
+    await server.write({ tag: 'getProperties', version: '1.7' })
+    await next('defNumberVector')
     const frame = Buffer.alloc(300_000)
     for (let i = 0; i < frame.length; i++) frame[i] = (i * 13) & 0xff
     await driver.dev.blob('BLOB').set('B1', frame).sendSet({ state: 'Ok' })

@@ -208,6 +208,29 @@ describe('BLOB line breaks', () => {
     )
   })
 
+  it('compacts lines whose width changes, CRLF line ends and indented lines after regular ones', async () => {
+    const { ccd, c } = await setup()
+    c.send(GP)
+    c.send('<enableBLOB device="CCD">Also</enableBLOB>')
+    await c.sync()
+    // 72-column lines (predicted after the first), then 60, 64 with CRLF, indented, and 72 again.
+    const widths = [72, 72, 60, 60, 64, 64, 72]
+    const big = Buffer.from(Array.from({ length: 600 }, (_, i) => (i * 7) & 255)).toString('base64')
+    let rest = big
+    const body: string[] = []
+    for (const [k, w] of widths.entries()) {
+      const line = rest.slice(0, w)
+      rest = rest.slice(w)
+      body.push(k === 4 || k === 5 ? `${line}\r` : k === 3 ? `    ${line} ` : line)
+    }
+    body.push(rest)
+    ccd.send(
+      `<setBLOBVector device='CCD' name='CCD1' state='Ok'><oneBLOB name='CCD1' size='600' format='.bin'>\n${body.join('\n')}\n</oneBLOB></setBLOBVector>`,
+    )
+    await c.in.waitFor('</setBLOBVector>')
+    expect(c.in.text).toContain(`<oneBLOB name='CCD1' size='600' format='.bin'>${big}</oneBLOB>`)
+  })
+
   it('keeps the bytes unchanged with compactBlobs: false', async () => {
     server = testServer({ compactBlobs: false }).server
     const ccd = new RawDriver(['CCD'], defs)
