@@ -7,6 +7,7 @@
 
 export { type CliOptions, type DriverArg, parseArgs, parseDriverArg, USAGE } from './args.js'
 export { blobFileName, type SaveBlobsOptions, type SavedBlob, saveBlobs } from './blobfolder.js'
+export { BlobBufferPool } from './blobpool.js'
 export {
   applyFifoCommand,
   type FifoCommand,
@@ -24,7 +25,7 @@ export {
   scopeFilter,
   stderrLogger,
 } from './log.js'
-export type { OutItem, PeerCounters } from './outbox.js'
+export type { FrameRefs, OutItem, PeerCounters } from './outbox.js'
 export type {
   ClientInfo,
   DriverInfo,

@@ -40,6 +40,20 @@ export interface OutboxLimits {
   readonly conflateAt: number
 }
 
+/**
+ * Reference counts for frames whose bytes lie in shared, reusable buffers (BlobBufferPool): an
+ * outbox holds a reference for each such frame until the frame is dropped, copied into a batch, or
+ * written out by its connection (`send`'s `released`).
+ */
+export interface FrameRefs {
+  /** Reusable buffers are at least this big: smaller backing buffers are never looked up. */
+  readonly minBytes: number
+  /** Adds a reference when `bytes` lies in a reusable buffer; returns whether it does. */
+  hold(bytes: Uint8Array): boolean
+  /** Drops a reference taken with `hold` (a no-op for bytes outside reusable buffers). */
+  release(bytes: Uint8Array): void
+}
+
 /** The server side of an outbox. */
 export interface OutboxHost {
   /** Flush `outbox` once the current routing pass is over (coalescing many frames into one write). */
@@ -102,7 +116,14 @@ export class Outbox implements PeerCounters {
     readonly limits: OutboxLimits,
     /** A client's outbox (true) or a driver's (false): they hold back different readers. */
     readonly forClient: boolean,
+    /** Reference counting for frames in reused BLOB buffers, when the server pools them. */
+    private readonly refs?: FrameRefs,
   ) {}
+
+  /** Whether `bytes` may lie in a reusable buffer (checked before any lookup: the hot path). */
+  private shared(bytes: Uint8Array): boolean {
+    return this.refs !== undefined && bytes.buffer.byteLength >= this.refs.minBytes
+  }
 
   /** Bytes queued here, not yet handed to the connection. */
   get queuedBytes(): number {
@@ -155,6 +176,7 @@ export class Outbox implements PeerCounters {
         latest.set(key, this.base + this.q.length)
       }
     }
+    if (this.shared(item.bytes)) this.refs!.hold(item.bytes)
     this.q.push(item)
     this.live++
     this.pending += item.bytes.byteLength
@@ -234,8 +256,15 @@ export class Outbox implements PeerCounters {
         end++
       }
       let chunk: Uint8Array
-      if (count === 1) chunk = single!.bytes
-      else {
+      let released: (() => void) | undefined
+      if (count === 1) {
+        chunk = single!.bytes
+        // The connection gives the reference back once it has written (or dropped) the frame.
+        if (this.shared(chunk)) {
+          const bytes = chunk
+          released = () => this.refs!.release(bytes)
+        }
+      } else {
         const buf = Buffer.allocUnsafe(total)
         let off = 0
         for (let i = this.head; i < end; i++) {
@@ -243,6 +272,7 @@ export class Outbox implements PeerCounters {
           if (b === undefined) continue
           buf.set(b, off)
           off += b.byteLength
+          if (this.shared(b)) this.refs!.release(b)
         }
         chunk = buf
       }
@@ -253,7 +283,7 @@ export class Outbox implements PeerCounters {
       this.head = end
       this.pending -= total
       this.largePending -= largeSent
-      if (count > 0 && !this.connection.send(chunk)) {
+      if (count > 0 && !this.connection.send(chunk, released)) {
         this.waiting = true
         this.connection.drained().then(this.onDrained, this.onDrainFailed)
       }
@@ -281,6 +311,7 @@ export class Outbox implements PeerCounters {
     const old = pos >= this.head ? this.q[pos] : undefined
     if (old === undefined) return
     this.q[pos] = undefined
+    if (this.shared(old.bytes)) this.refs!.release(old.bytes)
     this.live--
     this.holes++
     this.pending -= old.bytes.byteLength
@@ -291,6 +322,11 @@ export class Outbox implements PeerCounters {
   /** Drops everything queued; the outbox accepts nothing more. */
   close(): void {
     this.closed = true
+    if (this.refs !== undefined)
+      for (let i = this.head; i < this.q.length; i++) {
+        const it = this.q[i]
+        if (it !== undefined && this.shared(it.bytes)) this.refs.release(it.bytes)
+      }
     this.q = []
     this.head = 0
     this.live = 0

@@ -16,6 +16,7 @@ import {
 import { type AbortOptions, type Connection, connectionPair } from '@indi-ts/transport'
 import { spawnDriver } from '@indi-ts/transport-stdio'
 import { connectTcpWithRetry, listenTcp, type TcpListener } from '@indi-ts/transport-tcp'
+import { BlobBufferPool } from './blobpool.js'
 import { crackBlob, SnoopTable } from './interest.js'
 import { type Logger, type LogLevel, logTimestamp, stderrLogger } from './log.js'
 import { Outbox, type OutboxHost, type OutboxLimits, type OutItem } from './outbox.js'
@@ -84,6 +85,14 @@ export interface IndiServerOptions {
    * chained on top stalls on enclen with one-line base64). Default true.
    */
   compactBlobs?: boolean
+  /**
+   * Reuse the buffers drivers' BLOBs (of 1 MiB or more) are assembled in, once every client has
+   * been sent the BLOB: a camera's frames then cost no new memory each, and RSS stays near what
+   * is queued instead of growing with garbage V8 frees late (see BlobBufferPool). A buffer goes
+   * back only when every holder gave it back; connections that cannot tell when they are done
+   * with a chunk (`Connection.send`'s `released`) keep theirs. Off with `recorder`. Default true.
+   */
+  reuseBlobBuffers?: boolean
   /**
    * Records every element the server receives, with time, direction `'in'` and peer
    * (`client:<label>`, `driver:<name>`, `remote:<host>:<port>`), as raw bytes: no parsing on the
@@ -173,6 +182,7 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
   private nextDriverId = 0
   private listener: TcpListener | undefined
   private readonly recorder: SessionRecorder | undefined
+  private readonly blobPool: BlobBufferPool | undefined
   private readonly acceptBinary: boolean
   /** Accepted TCP connections whose first bytes are not in yet (see `acceptBinary`). */
   private readonly sniffing = new Set<Connection>()
@@ -215,6 +225,9 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     this.pingIntervalMs = options.pingIntervalMs ?? 0
     this.limits = options.limits ?? {}
     this.recorder = options.recorder
+    // A recording keeps frames' bytes past their routing, without telling when it is done.
+    this.blobPool =
+      (options.reuseBlobBuffers ?? true) && this.recorder === undefined ? new BlobBufferPool() : undefined
     this.acceptBinary = options.acceptBinary ?? false
     // The high-water mark that holds producers back is far below -m, so a flood is backpressured
     // long before anyone is disconnected; 1 MiB is enough to keep a socket write-bound.
@@ -305,7 +318,7 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     const cp = new ClientPeer(++this.nextClientId, connection.label)
     cp.connection = connection
     cp.framer = new IndiFramer(this.limits)
-    cp.outbox = new Outbox(connection, this, this.clientLimits, true)
+    cp.outbox = new Outbox(connection, this, this.clientLimits, true, this.blobPool)
     // Appended in place (copying the array per accept cost O(n) garbage in a burst of clients);
     // removal still makes a new array, so a loop over the old one is never disturbed.
     this.clients.push(cp)
@@ -381,6 +394,15 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
       '',
       built({ tag: 'message', timestamp: logTimestamp(), message: text }),
     )
+  }
+
+  /**
+   * How drivers' BLOB buffers were reused (`reuseBlobBuffers`): buffers handed out again, buffers
+   * allocated because none free fitted, and buffers waiting free. Undefined when not reusing.
+   */
+  blobBufferStats(): { reused: number; allocated: number; free: number } | undefined {
+    const p = this.blobPool
+    return p && { reused: p.reused, allocated: p.allocated, free: p.freeCount }
   }
 
   /** Snapshots of the connected clients with their counters. */
@@ -513,6 +535,33 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
 
   private dispatch(peer: Peer, events: FrameEvent[], isClient: boolean): void {
     const rec = this.recorder
+    // Frames of one read may share a reused BLOB buffer: the router holds it for all of them
+    // until the last is routed, so it cannot go back to the pool between two of them.
+    const pool = this.blobPool
+    let held = false
+    if (pool !== undefined && pool.outstanding > 0 && !isClient) held = this.holdFrames(pool, events, true)
+    try {
+      this.route(peer, events, isClient, rec)
+    } finally {
+      if (held) this.holdFrames(pool!, events, false)
+    }
+  }
+
+  /** Takes (or gives back) the router's reference on every frame in a reused buffer. */
+  private holdFrames(pool: BlobBufferPool, events: FrameEvent[], hold: boolean): boolean {
+    let any = false
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i]!
+      if (ev.kind !== 'frame') continue
+      const bytes = ev.frame.bytes
+      if (bytes.buffer.byteLength < pool.minBytes) continue
+      if (hold) any = pool.hold(bytes) || any
+      else pool.release(bytes)
+    }
+    return any
+  }
+
+  private route(peer: Peer, events: FrameEvent[], isClient: boolean, rec: SessionRecorder | undefined): void {
     for (let i = 0; i < events.length; i++) {
       const ev = events[i]!
       if (ev.kind === 'frame') {
@@ -947,9 +996,9 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
 
   private attachDriver(dp: DriverPeer, conn: Connection): void {
     dp.connection = conn
-    const framer = new IndiFramer(this.limits)
+    const framer = new IndiFramer(this.limits, this.blobPool ? { blobBuffers: this.blobPool } : {})
     dp.framer = framer
-    dp.outbox = new Outbox(conn, this, this.driverLimits, false)
+    dp.outbox = new Outbox(conn, this, this.driverLimits, false, this.blobPool)
     dp.devices = new Set()
     dp.snoops = new SnoopTable()
     dp.lastDevice = undefined

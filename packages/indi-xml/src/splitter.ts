@@ -32,6 +32,16 @@ import { IndiError, XmlParseError } from './errors.js'
 import { INDI_TAGS } from './model.js'
 import type { ParserLimits } from './parser.js'
 
+/**
+ * Buffers for BLOB elements (IndiFramer's `blobBuffers` option): `take(bytes, wanted)` returns a
+ * Buffer of at least `bytes` (and may return one up to `wanted`, the size the BLOB announced);
+ * `give(buf)` hands back one that was outgrown before any frame came out of it.
+ */
+export interface BlobBuffers {
+  take(bytes: number, wanted: number): Buffer
+  give(buf: Buffer): void
+}
+
 /** Limits with every default filled in. */
 export interface ResolvedLimits {
   readonly maxElementBytes: number
@@ -238,9 +248,15 @@ export class Splitter {
   /** run(): hand back to the fast path once one construct is done. */
   private oneShot = false
 
-  constructor(limits: ResolvedLimits, handler: SplitHandler) {
+  /** Where BLOB elements that span chunks are assembled (IndiFramer's `blobBuffers`). */
+  private readonly blobBuffers: BlobBuffers | undefined
+  /** `buf` came from `blobBuffers` and no frame has been handed out of it yet. */
+  private blobOwned = false
+
+  constructor(limits: ResolvedLimits, handler: SplitHandler, blobBuffers?: BlobBuffers) {
     this.limits = limits
     this.handler = handler
+    this.blobBuffers = blobBuffers
   }
 
   push(chunk: Uint8Array): void {
@@ -262,6 +278,7 @@ export class Splitter {
         off += this.pos - oldLen
         this.base += this.pos
         this.pos = 0
+        this.dropBlobBuffer()
         this.buf = EMPTY
         this.len = 0
         this.owned = false
@@ -274,6 +291,7 @@ export class Splitter {
     if (off < c.length) {
       // Scan the chunk in place from `off` (base becomes the stream offset of c[0]).
       this.base -= off
+      this.dropBlobBuffer()
       this.buf = c
       this.len = c.length
       this.pos = off
@@ -488,6 +506,7 @@ export class Splitter {
       this.fail('ERR_INDI_XML_MALFORMED', `stream ended inside ${what} (truncated element)`, this.elStart)
     }
     this.base += this.len
+    this.dropBlobBuffer()
     this.buf = EMPTY
     this.len = 0
     this.owned = false
@@ -497,22 +516,35 @@ export class Splitter {
     this.mark = -1
   }
 
+  /** `buf` is about to be replaced: a pool buffer no frame came out of goes back at once. */
+  private dropBlobBuffer(): void {
+    if (!this.blobOwned) return
+    this.blobOwned = false
+    this.blobBuffers!.give(this.buf)
+  }
+
   private append(c: Buffer): void {
     const need = this.len + c.length
     if (this.owned && !this.lent && this.buf.length >= need) {
       c.copy(this.buf, this.len)
     } else {
       let cap = Math.max(need, this.owned ? this.buf.length * 2 : need * 2, MIN_CAPACITY)
+      let hint = -1
       if (this.state === S.Body && (this.tagIndex === SET_BLOB || this.tagIndex === NEW_BLOB)) {
         // A BLOB announces its size: grow once to it rather than doubling (for 8 MiB, doubling
         // allocated and copied ~32 MB for an 11 MB element). A peer can make us reserve ahead of
         // its bytes only up to the element limit, and at most 64× what it has sent.
-        const hint = this.blobHint()
-        if (hint > cap) cap = Math.min(hint, this.limit + 1, need * 64)
+        hint = Math.min(this.blobHint(), this.limit + 1)
+        if (hint > cap) cap = Math.min(hint, need * 64)
       }
-      const nb = Buffer.allocUnsafe(cap)
+      const pool = hint >= 0 ? this.blobBuffers : undefined
+      // A pool may hand out a free buffer up to the announced size at once: that reserves nothing.
+      const nb = pool !== undefined ? pool.take(cap, Math.max(hint, cap)) : Buffer.allocUnsafe(cap)
       this.buf.copy(nb, 0, 0, this.len)
       c.copy(nb, this.len)
+      // Outgrown before any frame came out of it: the pool may have it back at once.
+      this.dropBlobBuffer()
+      this.blobOwned = pool !== undefined
       this.buf = nb
       this.owned = true
       this.lent = false
@@ -552,6 +584,7 @@ export class Splitter {
     if (keep < 0 || keep >= this.len) {
       this.base += this.len
       this.pos -= this.len
+      this.dropBlobBuffer()
       this.buf = EMPTY
       this.len = 0
       this.owned = false
@@ -565,6 +598,7 @@ export class Splitter {
     } else {
       const nb = Buffer.allocUnsafe(Math.max(n * 2, MIN_CAPACITY))
       this.buf.copy(nb, 0, keep, this.len)
+      this.dropBlobBuffer()
       this.buf = nb
       this.owned = true
       this.lent = false
@@ -961,7 +995,10 @@ export class Splitter {
       ns,
       ne,
     )
-    if (kept && this.owned) this.lent = true
+    if (kept && this.owned) {
+      this.lent = true
+      this.blobOwned = false
+    }
     return end
   }
 }

@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer'
 import { describe, expect, it } from 'vitest'
-import type { RawFrame } from '../src/index.js'
+import { IndiFramer, type RawFrame } from '../src/index.js'
 import { frame, summary } from './helpers.js'
 
 const frames = (xml: string | Uint8Array) =>
@@ -82,5 +82,112 @@ describe('IndiFramer', () => {
       'cccc',
       'dd',
     ])
+  })
+})
+
+describe('IndiFramer allocateBlob', () => {
+  const body = Buffer.alloc(30_000, 7).toString('base64')
+  const blob = (n: number) =>
+    `<setBLOBVector device="D" name="B${n}"><oneBLOB name="b" size="30000" enclen="${body.length}" format=".x">\n${body}\n</oneBLOB></setBLOBVector>`
+  const after = `<setNumberVector device="D" name="N"><oneNumber name="x">1</oneNumber></setNumberVector>`
+
+  function run(chunk: number) {
+    const taken: Buffer[] = []
+    const given: Buffer[] = []
+    const f = new IndiFramer(
+      {},
+      {
+        blobBuffers: {
+          take: (n, wanted) => {
+            expect(wanted).toBeGreaterThanOrEqual(n)
+            const b = Buffer.alloc(n + 100, 0x21)
+            taken.push(b)
+            return b
+          },
+          give: (b) => given.push(b),
+        },
+      },
+    )
+    const input = Buffer.from(`${blob(1)}${after}${blob(2)}${after}`)
+    const out: RawFrame[] = []
+    for (let pos = 0; pos < input.length; pos += chunk) {
+      for (const e of f.push(input.subarray(pos, pos + chunk))) {
+        if (e.kind !== 'frame') throw new Error(e.error.message)
+        out.push(e.frame)
+      }
+    }
+    return { taken, given, out }
+  }
+
+  it('assembles a BLOB spanning chunks in the buffer it gives, and never writes to it afterwards', () => {
+    const { taken, out } = run(4096)
+    expect(out.map(text)).toEqual([blob(1), after, blob(2), after])
+    // One buffer per BLOB element, and each BLOB frame is a view into its own.
+    expect(taken).toHaveLength(2)
+    expect(out[0]!.bytes.buffer).toBe(taken[0]!.buffer)
+    expect(out[2]!.bytes.buffer).toBe(taken[1]!.buffer)
+    expect(taken[0]!.length).toBeGreaterThanOrEqual(blob(1).length)
+    // The first BLOB's bytes are unchanged after the framer went on to the second.
+    expect(text(out[0]!)).toBe(blob(1))
+  })
+
+  it('gives back a buffer it outgrew before any frame came out of it', () => {
+    // No size or enclen: the framer cannot know the size and grows by doubling.
+    const bare = `<setBLOBVector device="D" name="B"><oneBLOB name="b" format=".x">${body}</oneBLOB></setBLOBVector>`
+    const taken: Buffer[] = []
+    const given: Buffer[] = []
+    const f = new IndiFramer(
+      {},
+      {
+        blobBuffers: {
+          take: (n) => {
+            const b = Buffer.allocUnsafe(n)
+            taken.push(b)
+            return b
+          },
+          give: (b) => given.push(b),
+        },
+      },
+    )
+    const input = Buffer.from(bare + after)
+    const out: RawFrame[] = []
+    for (let pos = 0; pos < input.length; pos += 1000)
+      for (const e of f.push(input.subarray(pos, pos + 1000))) if (e.kind === 'frame') out.push(e.frame)
+    expect(out.map(text)).toEqual([bare, after])
+    expect(taken.length).toBeGreaterThan(1)
+    // Every buffer but the last was outgrown and given back; the last holds the frame.
+    expect(given).toEqual(taken.slice(0, -1))
+    expect(out[0]!.bytes.buffer).toBe(taken.at(-1)!.buffer)
+  })
+
+  it('gives back the buffer of a BLOB element cut off by the size limit', () => {
+    const taken: Buffer[] = []
+    const given: Buffer[] = []
+    const f = new IndiFramer(
+      { maxBlobElementBytes: 20_000 },
+      {
+        blobBuffers: {
+          take: (n) => {
+            const b = Buffer.allocUnsafe(n)
+            taken.push(b)
+            return b
+          },
+          give: (b) => given.push(b),
+        },
+      },
+    )
+    const input = Buffer.from(blob(1) + after)
+    const kinds: string[] = []
+    for (let pos = 0; pos < input.length; pos += 4096)
+      for (const e of f.push(input.subarray(pos, pos + 4096))) kinds.push(e.kind)
+    expect(kinds).toEqual(['error', 'frame'])
+    expect(taken.length).toBeGreaterThan(0)
+    expect(given).toEqual(taken)
+  })
+
+  it('is not used for elements that are not BLOBs, nor for a BLOB inside one chunk', () => {
+    const { taken, out } = run(1 << 20)
+    expect(out.map(text)).toEqual([blob(1), after, blob(2), after])
+    expect(taken).toHaveLength(0)
   })
 })

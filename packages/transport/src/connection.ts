@@ -30,8 +30,13 @@ export interface Connection extends AsyncIterable<Uint8Array> {
    * Queue bytes. Returns false once past the high-water mark: stop sending and await drained().
    * After end(), close() or destroy() the chunk is dropped and false is returned (drained()
    * then rejects with the reason).
+   *
+   * `released`, optional for both sides: a transport that can tell calls it once, when it holds
+   * no reference to `chunk` any more (the OS has taken the bytes, or they were dropped), so the
+   * caller may reuse the memory. A transport that cannot tell never calls it, and the caller must
+   * then leave the chunk alone for good (a server reusing BLOB buffers just allocates anew).
    */
-  send(chunk: Uint8Array): boolean
+  send(chunk: Uint8Array, released?: () => void): boolean
   /** Bytes queued by send() and not yet handed to the OS/peer. */
   readonly bufferedBytes: number
   /**

@@ -161,13 +161,24 @@ export class StreamConnection implements Connection {
     return resetError(this.label, code === undefined ? e.message : `${code} ${e.message}`, e)
   }
 
-  send(chunk: Uint8Array): boolean {
-    if (this.writeEnded || this.writeError !== undefined) return false
+  send(chunk: Uint8Array, released?: () => void): boolean {
+    if (this.writeEnded || this.writeError !== undefined) {
+      released?.()
+      return false
+    }
     const n = chunk.length
     if (n >= COALESCE_BYTES) {
       if (this.pendingBytes > 0) this.flush()
-      this.write(chunk)
+      // The stream calls back once the write is done or failed (also when it was destroyed with
+      // the chunk still queued): either way it has let go of the chunk.
+      if (released !== undefined)
+        this.writable.write(chunk, () => {
+          this.onWritten()
+          released()
+        })
+      else this.write(chunk)
     } else if (n > 0) {
+      // Small chunks are coalesced and may be written as they are: `released` is not tracked.
       this.pending.push(chunk)
       this.pendingBytes += n
       if (this.pendingBytes >= COALESCE_BYTES) this.flush()

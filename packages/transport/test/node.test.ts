@@ -1,4 +1,4 @@
-import { Duplex, PassThrough } from 'node:stream'
+import { Duplex, PassThrough, Writable } from 'node:stream'
 import { IndiError } from '@indi-ts/indi-xml'
 import { describe, expect, it } from 'vitest'
 import { collect } from '../src/index.js'
@@ -114,6 +114,47 @@ describe('StreamConnection', () => {
     conn.send(big)
     await conn.end()
     expect(got[0]?.buffer).toBe(big.buffer)
+  })
+
+  it("calls send()'s released once a large chunk's write is done, not before", async () => {
+    // A writable that completes each write only when told: the chunk is in flight until then.
+    const done: (() => void)[] = []
+    const writable = new Writable({
+      write(_chunk, _enc, cb) {
+        done.push(cb)
+      },
+    })
+    const conn = new StreamConnection({ label: 'test', readable: new PassThrough(), writable })
+    let released = 0
+    conn.send(Buffer.alloc(100_000, 1), () => released++)
+    await tick()
+    expect([done.length, released]).toEqual([1, 0])
+    done.shift()!()
+    await tick()
+    expect(released).toBe(1)
+    conn.destroy()
+  })
+
+  it('calls released for chunks dropped at destroy, once the write in flight has failed, and for sends after', async () => {
+    const done: ((err?: Error) => void)[] = []
+    const writable = new Writable({
+      write(_chunk, _enc, cb) {
+        done.push(cb)
+      },
+    })
+    const conn = new StreamConnection({ label: 'test', readable: new PassThrough(), writable })
+    let released = 0
+    conn.send(Buffer.alloc(100_000), () => released++) // in flight
+    conn.send(Buffer.alloc(100_000), () => released++) // queued behind it
+    conn.destroy()
+    await tick()
+    // The stream still holds the chunk in flight (a socket's write fails once it is closed).
+    expect(released).toBe(0)
+    done.shift()!(new Error('closed'))
+    await tick()
+    expect(released).toBe(2)
+    expect(conn.send(Buffer.alloc(100_000), () => released++)).toBe(false)
+    expect(released).toBe(3)
   })
 
   it('pauses the source once a high-water mark waits unread', async () => {
