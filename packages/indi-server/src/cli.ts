@@ -3,6 +3,7 @@ import type { SessionRecorder } from '@indi-ts/indi-msgpack'
 import { IndiError } from '@indi-ts/indi-xml'
 import { parseArgs, USAGE } from './args.js'
 import { applyFifoCommand, type FifoWatcher, parseFifoLine, watchFifo } from './fifo.js'
+import { youngGenerationGc } from './gc.js'
 import { logTimestamp } from './log.js'
 import { IndiServer } from './server.js'
 
@@ -43,6 +44,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 1
     }
   }
+  const youngGc = youngGenerationGc()
   const server = new IndiServer({
     ...(recorder !== undefined ? { recorder } : {}),
     ...(opts.acceptBinary ? { acceptBinary: true } : {}),
@@ -55,6 +57,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     ...(opts.maxConnections !== undefined ? { maxClients: opts.maxConnections } : {}),
     ...(opts.allow.length > 0 ? { allow: opts.allow } : {}),
     ...(opts.logDir !== undefined ? { logDir: opts.logDir } : {}),
+    ...(youngGc !== undefined ? { reclaimMemory: youngGc } : {}),
   })
   if (opts.verbosity > 0) say(`startup: indi-server ${argv.join(' ')}`)
 
