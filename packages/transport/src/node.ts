@@ -178,8 +178,12 @@ export class StreamConnection implements Connection {
         })
       else this.write(chunk)
     } else if (n > 0) {
-      // Small chunks are coalesced and may be written as they are: `released` is not tracked.
-      this.pending.push(chunk)
+      // Small chunks are coalesced (and written as they are when alone): one that the caller wants
+      // back is copied, which costs little at this size, and given back at once.
+      if (released !== undefined) {
+        this.pending.push(Uint8Array.prototype.slice.call(chunk))
+        released()
+      } else this.pending.push(chunk)
       this.pendingBytes += n
       if (this.pendingBytes >= COALESCE_BYTES) this.flush()
       else if (!this.flushQueued) {

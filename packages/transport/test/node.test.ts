@@ -135,6 +135,19 @@ describe('StreamConnection', () => {
     conn.destroy()
   })
 
+  it('gives a small chunk back at once: it is copied into the coalesced write', async () => {
+    const { output, conn } = over()
+    const got: Buffer[] = []
+    output.on('data', (d: Buffer) => got.push(d))
+    const small = Buffer.from('<pingRequest uid="1"/>')
+    let released = 0
+    conn.send(small, () => released++)
+    expect(released).toBe(1)
+    small.fill(0x20) // the caller may reuse it now
+    await conn.end()
+    expect(Buffer.concat(got).toString()).toBe('<pingRequest uid="1"/>')
+  })
+
   it('calls released for chunks dropped at destroy, once the write in flight has failed, and for sends after', async () => {
     const done: ((err?: Error) => void)[] = []
     const writable = new Writable({
