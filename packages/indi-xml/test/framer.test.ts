@@ -91,23 +91,26 @@ describe('IndiFramer allocateBlob', () => {
     `<setBLOBVector device="D" name="B${n}"><oneBLOB name="b" size="30000" enclen="${body.length}" format=".x">\n${body}\n</oneBLOB></setBLOBVector>`
   const after = `<setNumberVector device="D" name="N"><oneNumber name="x">1</oneNumber></setNumberVector>`
 
-  function run(chunk: number) {
+  /** A framer whose BLOB buffers are recorded: `taken` in order, `given` back in order. */
+  function recording(limits = {}, fill?: number) {
     const taken: Buffer[] = []
     const given: Buffer[] = []
-    const f = new IndiFramer(
-      {},
-      {
-        blobBuffers: {
-          take: (n, wanted) => {
-            expect(wanted).toBeGreaterThanOrEqual(n)
-            const b = Buffer.alloc(n + 100, 0x21)
-            taken.push(b)
-            return b
-          },
-          give: (b) => given.push(b),
+    const framer = new IndiFramer(limits, {
+      blobBuffers: {
+        take: (n, wanted) => {
+          expect(wanted).toBeGreaterThanOrEqual(n)
+          const b = fill === undefined ? Buffer.allocUnsafe(n) : Buffer.alloc(n + 100, fill)
+          taken.push(b)
+          return b
         },
+        give: (b) => given.push(b),
       },
-    )
+    })
+    return { framer, taken, given }
+  }
+
+  function run(chunk: number) {
+    const { framer: f, taken, given } = recording({}, 0x21)
     const input = Buffer.from(`${blob(1)}${after}${blob(2)}${after}`)
     const out: RawFrame[] = []
     for (let pos = 0; pos < input.length; pos += chunk) {
@@ -134,21 +137,7 @@ describe('IndiFramer allocateBlob', () => {
   it('gives back a buffer it outgrew before any frame came out of it', () => {
     // No size or enclen: the framer cannot know the size and grows by doubling.
     const bare = `<setBLOBVector device="D" name="B"><oneBLOB name="b" format=".x">${body}</oneBLOB></setBLOBVector>`
-    const taken: Buffer[] = []
-    const given: Buffer[] = []
-    const f = new IndiFramer(
-      {},
-      {
-        blobBuffers: {
-          take: (n) => {
-            const b = Buffer.allocUnsafe(n)
-            taken.push(b)
-            return b
-          },
-          give: (b) => given.push(b),
-        },
-      },
-    )
+    const { framer: f, taken, given } = recording()
     const input = Buffer.from(bare + after)
     const out: RawFrame[] = []
     for (let pos = 0; pos < input.length; pos += 1000)
@@ -161,21 +150,7 @@ describe('IndiFramer allocateBlob', () => {
   })
 
   it('gives back the buffer of a BLOB element cut off by the size limit', () => {
-    const taken: Buffer[] = []
-    const given: Buffer[] = []
-    const f = new IndiFramer(
-      { maxBlobElementBytes: 20_000 },
-      {
-        blobBuffers: {
-          take: (n) => {
-            const b = Buffer.allocUnsafe(n)
-            taken.push(b)
-            return b
-          },
-          give: (b) => given.push(b),
-        },
-      },
-    )
+    const { framer: f, taken, given } = recording({ maxBlobElementBytes: 20_000 })
     const input = Buffer.from(blob(1) + after)
     const kinds: string[] = []
     for (let pos = 0; pos < input.length; pos += 4096)
