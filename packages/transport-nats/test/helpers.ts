@@ -1,8 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { connect as netConnect } from 'node:net'
 import { IndiServer, type IndiServerOptions } from '@indi-ts/indi-server'
-import type { Connection } from '@indi-ts/transport'
-import { connectionPair } from '@indi-ts/transport'
+import { addTestClient, type TestClient } from '@indi-ts/indi-server/testing'
 import { NatsBridge, type NatsBridgeOptions } from '../src/index.js'
 
 /** Whether Debian's nats-server is installed (tests skip with one line otherwise). */
@@ -51,124 +50,14 @@ export class NatsServer {
   }
 }
 
-/** Accumulates what a connection receives; waits resolve as soon as the bytes arrive. */
-export class Reader {
-  text = ''
-  ended = false
-  private waiters: { test: () => boolean; resolve: () => void; reject: (e: Error) => void; what: string }[] =
-    []
-
-  push(chunk: Uint8Array): void {
-    this.text += Buffer.from(chunk).toString('latin1')
-    this.check()
-  }
-  end(): void {
-    this.ended = true
-    this.check()
-    for (const w of this.waiters.splice(0)) w.reject(new Error(`ended while waiting for ${w.what}`))
-  }
-  count(needle: string): number {
-    let n = 0
-    for (let i = this.text.indexOf(needle); i >= 0; i = this.text.indexOf(needle, i + needle.length)) n++
-    return n
-  }
-  has(needle: string): boolean {
-    return this.text.includes(needle)
-  }
-  waitFor(needle: string, times = 1): Promise<void> {
-    return this.until(() => this.count(needle) >= times, `${times} x ${needle}`)
-  }
-  until(test: () => boolean, what = 'condition'): Promise<void> {
-    if (test()) return Promise.resolve()
-    if (this.ended) return Promise.reject(new Error(`ended while waiting for ${what}`))
-    return new Promise((resolve, reject) => this.waiters.push({ test, resolve, reject, what }))
-  }
-  private check(): void {
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.test()) return true
-      w.resolve()
-      return false
-    })
-  }
-}
-
-export function readInto(conn: Connection | AsyncIterable<Uint8Array>, reader = new Reader()): Reader {
-  void (async () => {
-    try {
-      for await (const chunk of conn) reader.push(chunk)
-    } catch {}
-    reader.end()
-  })()
-  return reader
-}
-
-export interface TestClient {
-  conn: Connection
-  in: Reader
-  send(xml: string): void
-}
+export { RawDriver, ReceivedText as Reader, readInto, type TestClient } from '@indi-ts/indi-server/testing'
 
 /** A client of `server` over an in-memory pair. */
 export function addClient(
   server: IndiServer,
   options: { highWaterMark?: number; read?: boolean } = {},
 ): TestClient {
-  const [a, b] = connectionPair({
-    labels: ['server:test', 'test'],
-    ...(options.highWaterMark ? { highWaterMark: options.highWaterMark } : {}),
-  })
-  server.addClient(a)
-  const reader = options.read === false ? new Reader() : readInto(b)
-  return { conn: b, in: reader, send: (xml) => void b.send(Buffer.from(xml)) }
-}
-
-/**
- * An in-process driver speaking raw XML: answers getProperties for its devices, records what it
- * receives, and lets the test send anything.
- */
-export class RawDriver {
-  conn: Connection | undefined
-  in = new Reader()
-  ready: Promise<void>
-  private started!: () => void
-
-  constructor(
-    readonly devices: string[],
-    readonly defs: (device: string) => string = (d) =>
-      `<defSwitchVector device="${d}" name="CONNECTION" state="Idle" perm="rw" rule="OneOfMany"><defSwitch name="CONNECT">Off</defSwitch><defSwitch name="DISCONNECT">On</defSwitch></defSwitchVector>`,
-  ) {
-    this.ready = new Promise((r) => {
-      this.started = r
-    })
-  }
-
-  async run({ connection, signal }: { connection?: Connection; signal?: AbortSignal }): Promise<void> {
-    this.conn = connection!
-    this.in = new Reader()
-    this.started()
-    const onAbort = (): void => connection!.destroy()
-    signal?.addEventListener('abort', onAbort, { once: true })
-    let seen = 0
-    try {
-      for await (const chunk of connection!) {
-        this.in.push(chunk)
-        const re = /<getProperties\b([^>]*)\/>/g
-        re.lastIndex = seen
-        for (let m = re.exec(this.in.text); m; m = re.exec(this.in.text)) {
-          seen = re.lastIndex
-          const dev = /device="([^"]*)"/.exec(m[1]!)?.[1]
-          for (const d of this.devices) if (dev === undefined || dev === d) this.send(this.defs(d))
-        }
-      }
-    } catch {
-    } finally {
-      signal?.removeEventListener('abort', onAbort)
-    }
-  }
-
-  send(xml: string | Uint8Array): boolean {
-    return this.conn!.send(typeof xml === 'string' ? Buffer.from(xml) : xml)
-  }
+  return addTestClient(server, { label: 'test', ...options })
 }
 
 /** Everything a test started, closed in reverse order by `closeAll()`. */
