@@ -2,12 +2,12 @@ import { Buffer } from 'node:buffer'
 import type { FrameRefs } from './outbox.js'
 
 /**
- * Reuses the buffers BLOB elements are assembled in (IndiFramer's `allocateBlob`).
+ * Reuses the buffers BLOB elements are assembled in (IndiFramer's `blobBuffers`).
  *
  * Why: a camera sends frames of one size over and over, and every 8 MiB frame is an ~11 MB
  * element. Allocated afresh, each one is external memory that V8 frees only at a full GC (the
  * scavenges that external-memory pressure triggers promote them first), so a server forwarding
- * BLOBs to a slow client peaked at ~159 MiB RSS with ~32 MiB live; reusing them, ~124 MiB
+ * BLOBs to a slow client peaked at ~159 MiB RSS with ~32 MiB live; reusing them, ~128 MiB
  * (bench/ slow-client workload, medians of 3).
  *
  * How: every holder of a pooled buffer counts as one reference: the router while it routes the

@@ -98,7 +98,7 @@ export interface IndiServerOptions {
    * routed. Meant for a young-generation garbage collection (the CLI passes V8's): each read
    * chunk from a driver is a 64 KiB external buffer that is garbage as soon as it is framed, but
    * V8 collects external memory only after tens of MiB of it, so a camera's frames left ~20 MiB
-   * of dead chunks at the RSS peak (bench/ slow-client workload: peak ~128 → ~111 MiB with it).
+   * of dead chunks at the RSS peak (bench/ slow-client workload: peak ~128 → ~106 MiB with it).
    * Default none.
    */
   reclaimMemory?: () => void
@@ -558,14 +558,13 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
   }
 
   private dispatch(peer: Peer, events: FrameEvent[], isClient: boolean): void {
-    const rec = this.recorder
     // Frames of one read may share a reused BLOB buffer: the router holds it for all of them
     // until the last is routed, so it cannot go back to the pool between two of them.
     const pool = this.blobPool
     let held = false
     if (pool !== undefined && pool.outstanding > 0 && !isClient) held = this.holdFrames(pool, events, true)
     try {
-      this.route(peer, events, isClient, rec)
+      this.route(peer, events, isClient)
     } finally {
       if (held) this.holdFrames(pool!, events, false)
     }
@@ -585,7 +584,8 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
     return any
   }
 
-  private route(peer: Peer, events: FrameEvent[], isClient: boolean, rec: SessionRecorder | undefined): void {
+  private route(peer: Peer, events: FrameEvent[], isClient: boolean): void {
+    const rec = this.recorder
     for (let i = 0; i < events.length; i++) {
       const ev = events[i]!
       if (ev.kind === 'frame') {

@@ -291,7 +291,6 @@ export class Splitter {
     if (off < c.length) {
       // Scan the chunk in place from `off` (base becomes the stream offset of c[0]).
       this.base -= off
-      this.dropBlobBuffer()
       this.buf = c
       this.len = c.length
       this.pos = off
@@ -598,7 +597,6 @@ export class Splitter {
     } else {
       const nb = Buffer.allocUnsafe(Math.max(n * 2, MIN_CAPACITY))
       this.buf.copy(nb, 0, keep, this.len)
-      this.dropBlobBuffer()
       this.buf = nb
       this.owned = true
       this.lent = false
