@@ -1,3 +1,4 @@
+import { loadedIndiMsgpack, loadIndiMsgpack } from '@indi-ts/indi-msgpack/lazy'
 import { BoundedQueue } from '@indi-ts/indi-queue'
 import type {
   BlobPolicy,
@@ -372,7 +373,9 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
       buildBlobChunks(m, { chunkBytes: 64 * 1024, blobLineLength: line, blobEnclen: line === 72 }),
       size,
       this.#meta(m, undefined),
-      this.#peers.some((p) => p.binaryLink !== undefined) ? () => msgpackModule!.encodeFrame(m) : undefined,
+      this.#peers.some((p) => p.binaryLink !== undefined)
+        ? () => loadedIndiMsgpack()!.encodeFrame(m)
+        : undefined,
     )
     if (ping) {
       const uid = `SetBLOB/${++this.#pingSeq}`
@@ -441,7 +444,7 @@ export class Driver<C = unknown> extends Emitter<DriverEvents> {
     if (binary) {
       // The driver keeps writing and reading XML text through the bridge; only BLOBs bypass it
       // (Writer#writeStream sends them to `link` as raw-byte frames).
-      const { binaryAsXml } = msgpackModule ?? (await loadMsgpack())
+      const { binaryAsXml } = loadedIndiMsgpack() ?? (await loadIndiMsgpack())
       conn = binaryAsXml(conn, {
         ...(this.#opts.parserLimits ? { parserLimits: this.#opts.parserLimits } : {}),
         onDropped: (reason) => this.logger.warn(`not sent over the binary link: ${reason}`),
@@ -1248,16 +1251,7 @@ function kindOf(tag: string): 'Text' | 'Number' | 'Switch' | 'Light' | 'BLOB' {
   return 'BLOB'
 }
 
-// @indi-ts/indi-msgpack (msgpackr and its native addon) is loaded only for a binary link, which
-// every peer with a `binaryLink` went through: imported eagerly it added ~8 MiB to every driver's RSS.
-let msgpackModule: typeof import('@indi-ts/indi-msgpack') | undefined =
-  // A driver started by a server as a binary driver: loaded with this module, so run() sets up
-  // synchronously (as it does over XML) and nothing the driver sends at once can miss the peer.
-  typeof process !== 'undefined' && process.env.INDI_TS_BINARY === '1'
-    ? await import('@indi-ts/indi-msgpack')
-    : undefined
-
-async function loadMsgpack(): Promise<typeof import('@indi-ts/indi-msgpack')> {
-  msgpackModule ??= await import('@indi-ts/indi-msgpack')
-  return msgpackModule
-}
+// A driver started by a server as a binary driver: indi-msgpack is loaded with this module, so
+// run() sets up synchronously (as it does over XML) and nothing the driver sends at once can miss
+// the peer. Otherwise it is loaded only for a binary link (see indi-msgpack/lazy).
+if (typeof process !== 'undefined' && process.env.INDI_TS_BINARY === '1') await loadIndiMsgpack()

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import type { SessionRecorder } from '@indi-ts/indi-msgpack'
+import { loadIndiMsgpack } from '@indi-ts/indi-msgpack/lazy'
 import { IndiError } from '@indi-ts/indi-xml'
 import { parseArgs, USAGE } from './args.js'
 import { applyFifoCommand, type FifoWatcher, parseFifoLine, watchFifo } from './fifo.js'
@@ -34,8 +35,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   let recorder: SessionRecorder | undefined
   if (opts.record !== undefined) {
     try {
-      // Loaded only for --record (msgpackr adds ~8 MiB to the server's RSS).
-      const { SessionRecorder } = await import('@indi-ts/indi-msgpack')
+      // Loaded only for --record (see indi-msgpack/lazy).
+      const { SessionRecorder } = await loadIndiMsgpack()
       recorder = await SessionRecorder.create(opts.record, {
         meta: { command: `indi-server ${argv.join(' ')}` },
       })

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs'
 import { join } from 'node:path'
 import type { BinaryAsXmlOptions, SessionRecorder } from '@indi-ts/indi-msgpack'
+import { loadedIndiMsgpack, loadIndiMsgpack } from '@indi-ts/indi-msgpack/lazy'
 import {
   buildMessageBytes,
   type FrameEvent,
@@ -295,7 +296,7 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
   /** Waits for a TCP client's first bytes, then serves it as an XML or a binary-link peer. */
   private sniff(conn: Connection): void {
     this.sniffing.add(conn)
-    loadMsgpack()
+    loadIndiMsgpack()
       .then(async (msgpack) => ({ msgpack, ...(await msgpack.sniffProtocol(conn)) }))
       .then(
         ({ msgpack, protocol, connection }) => {
@@ -968,9 +969,9 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
       this.attachDriver(dp, server)
     } else if (dp.kind === 'exec') {
       const spec = dp.spec.exec!
-      if (spec.binary && msgpackModule === undefined) {
-        // Loaded on first use (see loadMsgpack); the driver starts once it is there.
-        loadMsgpack().then(
+      if (spec.binary && loadedIndiMsgpack() === undefined) {
+        // Loaded on first use (indi-msgpack/lazy); the driver starts once it is there.
+        loadIndiMsgpack().then(
           () => this.startDriver(dp),
           (err: Error) => {
             this.log(0, `Driver ${dp.name}: ${err.message}`)
@@ -1009,7 +1010,7 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
       this.attachDriver(
         dp,
         spec.binary
-          ? msgpackModule!.binaryAsXml(proc.connection, this.bridgeOptions(dp.name))
+          ? loadedIndiMsgpack()!.binaryAsXml(proc.connection, this.bridgeOptions(dp.name))
           : proc.connection,
       )
       this.log(1, `Driver ${dp.name}: pid=${proc.pid}`)
@@ -1146,7 +1147,7 @@ export class IndiServer extends EventEmitter<IndiServerEvents> implements Outbox
           conn.destroy()
           break
         }
-        if (r.binary) conn = (await loadMsgpack()).binaryAsXml(conn, this.bridgeOptions(dp.name))
+        if (r.binary) conn = (await loadIndiMsgpack()).binaryAsXml(conn, this.bridgeOptions(dp.name))
         this.log(1, `Driver ${dp.name}: connected to ${r.host}:${port}`, 'indi:server:remote', {
           remote: dp.name,
         })
@@ -1533,17 +1534,4 @@ function traceText(item: OutItem): string {
   return item.tag.endsWith('BLOBVector') && b.byteLength > 512
     ? `${Buffer.from(b.buffer, b.byteOffset, 512).toString('utf8')}… (${b.byteLength} bytes)`
     : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')
-}
-
-// @indi-ts/indi-msgpack (msgpackr and its native addon) is loaded only when a binary link is used:
-// imported eagerly it added ~8 MiB to every server's RSS (measured: 46 → 54 MiB at start).
-let msgpackModule: typeof import('@indi-ts/indi-msgpack') | undefined
-let msgpackLoading: Promise<typeof import('@indi-ts/indi-msgpack')> | undefined
-
-function loadMsgpack(): Promise<typeof import('@indi-ts/indi-msgpack')> {
-  msgpackLoading ??= import('@indi-ts/indi-msgpack').then((m) => {
-    msgpackModule = m
-    return m
-  })
-  return msgpackLoading
 }
