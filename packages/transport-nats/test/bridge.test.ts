@@ -111,7 +111,8 @@ describe.skipIf(!hasNatsServer)('export and import across indi-servers', () => {
     const client = addClient(b.server)
     client.send('<getProperties version="1.7" device="Scope"/>')
     await client.in.waitFor('<defNumberVector device="Scope"')
-    await until(() => c.bridge.stats().import!.devices.length === 1, 'C knows Scope')
+    // Known is not enough: C defines it once its fetch is answered, which may come a little later.
+    await until(() => c.bridge.stats().import!.devices.some((d) => d.defined), 'C defined Scope')
     for (let i = 1; i <= 50; i++) driver!.send(setRa(i))
     await client.in.waitFor('<oneNumber name="RA">50</oneNumber>')
     // Flush A's publishes through the NATS server, then compare what each importer received.
@@ -131,6 +132,8 @@ describe.skipIf(!hasNatsServer)('export and import across indi-servers', () => {
     client.send(GP)
     await client.in.waitFor('<defSwitchVector device="Telescope"')
     await until(() => b.bridge.stats().import!.sites.includes('A'), 'B saw A')
+    // C must have heard A's hello too, or its empty list would prove nothing.
+    await until(() => c.bridge.stats().import!.sites.includes('A'), 'C saw A')
     expect(b.bridge.stats().import!.devices.map((d) => d.device)).toEqual(['Telescope'])
     expect(c.bridge.stats().import!.devices).toEqual([])
     expect(client.in.has('device="Camera"')).toBe(false)
