@@ -64,8 +64,9 @@ class PrefixedConnection implements Connection {
   get closed(): Promise<Error | undefined> {
     return this.inner.closed
   }
-  send(chunk: Uint8Array): boolean {
-    return this.inner.send(chunk)
+  send(chunk: Uint8Array, released?: () => void): boolean {
+    // Passed on: the inner connection is the one that knows when it let go of the chunk.
+    return this.inner.send(chunk, released)
   }
   drained(options?: AbortOptions): Promise<void> {
     return this.inner.drained(options)

@@ -174,4 +174,22 @@ describe('reused BLOB buffers', () => {
     fast.sock.destroy()
     paused.sock.destroy()
   })
+
+  it('with acceptBinary (each TCP client sniffed first), an XML client still lets buffers be reused', async () => {
+    const driver = await setup({ port: 0, acceptBinary: true })
+    const { port } = await server.listen()
+    const sock = connect(port, '127.0.0.1')
+    await once(sock, 'connect')
+    const reader = new Reader()
+    sock.on('data', (d: Buffer) => reader.push(d))
+    sock.write(GP + ENABLE)
+    await reader.waitFor('<defBLOBVector')
+    for (let k = 0; k < 6; k++) {
+      await sendBlob(driver, k)
+      await reader.waitFor('</setBLOBVector>', k + 1)
+    }
+    expect(received(reader.text)).toEqual({ ks: [0, 1, 2, 3, 4, 5], intact: true })
+    expect(server.blobBufferStats()!.reused).toBeGreaterThan(0)
+    sock.destroy()
+  })
 })
