@@ -3,25 +3,19 @@
  * else), per-property enableBLOB, and indi_getprop downloading a frame to a file. A control
  * client with `Also` triggers the exposures and tells us when a frame has gone out.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   CCD,
-  connectDevices,
   expose,
+  getpropDownload,
   hasIndi,
   is,
   portBlock,
   RawClient,
   type RunningServer,
-  runTool,
-  SCOPE,
   serverKinds,
-  startServer,
+  startCcdScene,
   stopAllServers,
-  waitForDevices,
 } from './harness.js'
 
 const nextPort = portBlock(18048, 2)
@@ -43,14 +37,7 @@ describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: BLOB policies', (kin
   // One server per kind for the whole file (each test uses its own fresh clients): server start
   // and connection dominate this file's run time otherwise.
   beforeAll(async () => {
-    server = await startServer({
-      kind,
-      port: nextPort(),
-      drivers: ['indi_simulator_telescope', 'indi_simulator_ccd'],
-    })
-    control = await waitForDevices(server.port, [SCOPE, CCD])
-    await connectDevices(control, [CCD])
-    control.send(`<enableBLOB device="${CCD}">Also</enableBLOB>`)
+    ;({ server, client: control } = await startCcdScene(kind, nextPort()))
   })
   afterEach(() => {
     for (const c of clients.splice(0)) c.close()
@@ -93,30 +80,13 @@ describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: BLOB policies', (kin
   })
 
   it('indi_getprop downloads the frame into a file of exactly `size` bytes', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'indi-interop-getprop-'))
-    try {
-      const tool = runTool(
-        'indi_getprop',
-        ['-h', '127.0.0.1', '-p', String(server.port), '-t', '20', `${CCD}.CCD1.CCD1`],
-        30_000,
-        dir,
-      )
-      let done = false
-      void tool.finally(() => {
-        done = true
-      })
-      // indi_getprop enables BLOBs itself once connected; expose until it has caught a frame.
-      let frame = await expose(control)
-      while (!done && readdirSync(dir).length === 0) frame = await expose(control)
-      const result = await tool
-      expect(result.code).toBe(0)
-      const files = readdirSync(dir)
-      expect(files).toEqual([`${CCD}.CCD1.CCD1.fits`])
-      const bytes = readFileSync(join(dir, files[0]!))
-      expect(bytes.length).toBe(frame.bytes.length)
-      expect(bytes.subarray(0, 9).toString('latin1')).toBe('SIMPLE  =')
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
+    const { result, files, last } = await getpropDownload(server.port, `${CCD}.CCD1.CCD1`, () =>
+      expose(control),
+    )
+    expect(result.code).toBe(0)
+    expect([...files.keys()]).toEqual([`${CCD}.CCD1.CCD1.fits`])
+    const bytes = files.get(`${CCD}.CCD1.CCD1.fits`)!
+    expect(bytes.length).toBe(last!.bytes.length)
+    expect(bytes.subarray(0, 9).toString('latin1')).toBe('SIMPLE  =')
   })
 })

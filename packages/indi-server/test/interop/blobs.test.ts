@@ -6,18 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  CCD,
-  connectDevices,
   expose,
   hasIndi,
   portBlock,
   type RawClient,
   type RunningServer,
-  SCOPE,
   serverKinds,
-  startServer,
+  startCcdScene,
   stopAllServers,
-  waitForDevices,
 } from './harness.js'
 
 const nextPort = portBlock(18006, 2)
@@ -27,14 +23,7 @@ describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: CCD BLOBs to a raw T
   let client: RawClient
 
   beforeAll(async () => {
-    server = await startServer({
-      kind,
-      port: nextPort(),
-      drivers: ['indi_simulator_telescope', 'indi_simulator_ccd'],
-    })
-    client = await waitForDevices(server.port, [SCOPE, CCD])
-    await connectDevices(client, [CCD])
-    client.send(`<enableBLOB device="${CCD}">Also</enableBLOB>`)
+    ;({ server, client } = await startCcdScene(kind, nextPort()))
   })
   afterAll(async () => {
     client?.close()

@@ -8,8 +8,9 @@
  * (indi-protocol.md §4.2).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import net from 'node:net'
+import { tmpdir } from 'node:os'
 import { delimiter, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach } from 'vitest'
@@ -366,6 +367,39 @@ export async function getprop(port: number, specs: string[] = [], seconds = 2): 
   return runTool('indi_getprop', ['-h', '127.0.0.1', '-p', String(port), '-t', String(seconds), ...specs])
 }
 
+/**
+ * `indi_getprop -t 20 <property>` run in a fresh directory, where it writes the BLOB it receives,
+ * while `takeFrame()` keeps making the driver send one: indi_getprop asks for BLOBs only once it
+ * is connected, so the first frames may pass it by. Returns the tool's result, the files it wrote
+ * (name → bytes) and the value of the last `takeFrame()`; the directory is removed.
+ */
+export async function getpropDownload<T>(
+  port: number,
+  property: string,
+  takeFrame: () => Promise<T>,
+): Promise<{ result: ToolResult; files: Map<string, Buffer>; last: T | undefined }> {
+  const dir = mkdtempSync(join(tmpdir(), 'indi-interop-getprop-'))
+  try {
+    const tool = runTool(
+      'indi_getprop',
+      ['-h', '127.0.0.1', '-p', String(port), '-t', '20', property],
+      30_000,
+      dir,
+    )
+    let done = false
+    void tool.finally(() => {
+      done = true
+    })
+    let last: T | undefined
+    while (!done && readdirSync(dir).length === 0) last = await takeFrame()
+    const result = await tool
+    const files = new Map(readdirSync(dir).map((name) => [name, readFileSync(join(dir, name))]))
+    return { result, files, last }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 /** The set of `device.property.element` names in indi_getprop output (values dropped). */
 export function propertyNames(stdout: string): Set<string> {
   const names = new Set<string>()
@@ -716,6 +750,31 @@ export async function connectDevices(
 
 export const CCD = 'CCD Simulator'
 export const SCOPE = 'Telescope Simulator'
+
+/**
+ * Where the CCD scenarios start: a server of `kind` running the telescope and CCD simulators, a
+ * raw client that has seen both devices, the `connect` devices connected, and the CCD's BLOBs
+ * enabled (`Also`; for `blobProperty` only, if given) unless `blobs` is false.
+ */
+export async function startCcdScene(
+  kind: ServerKind,
+  port: number,
+  options: { connect?: string[]; blobs?: boolean; blobProperty?: string; args?: string[] } = {},
+): Promise<{ server: RunningServer; client: RawClient }> {
+  const server = await startServer({
+    kind,
+    port,
+    drivers: ['indi_simulator_telescope', 'indi_simulator_ccd'],
+    ...(options.args ? { args: options.args } : {}),
+  })
+  const client = await waitForDevices(server.port, [SCOPE, CCD])
+  await connectDevices(client, options.connect ?? [CCD])
+  if (options.blobs !== false) {
+    const name = options.blobProperty === undefined ? '' : ` name="${options.blobProperty}"`
+    client.send(`<enableBLOB device="${CCD}"${name}>Also</enableBLOB>`)
+  }
+  return { server, client }
+}
 
 /** One CCD frame as received: the oneBLOB's attributes and its decoded bytes. */
 export interface Frame {

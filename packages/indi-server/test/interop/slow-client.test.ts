@@ -7,19 +7,16 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   CCD,
-  connectDevices,
   hasIndi,
   is,
   newNumber,
   portBlock,
   RawClient,
   type RunningServer,
-  SCOPE,
   serverKinds,
-  startServer,
+  startCcdScene,
   stopAllServers,
   until,
-  waitForDevices,
 } from './harness.js'
 
 const nextPort = portBlock(18076, 2)
@@ -31,14 +28,7 @@ describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: a client that stops 
   let stalled: RawClient | undefined
 
   beforeEach(async () => {
-    server = await startServer({
-      kind,
-      port: nextPort(),
-      drivers: ['indi_simulator_telescope', 'indi_simulator_ccd'],
-      args: ['-m', '1'],
-    })
-    fast = await waitForDevices(server.port, [SCOPE, CCD])
-    await connectDevices(fast, [CCD])
+    ;({ server, client: fast } = await startCcdScene(kind, nextPort(), { blobs: false, args: ['-m', '1'] }))
   })
   afterEach(async () => {
     fast?.close()

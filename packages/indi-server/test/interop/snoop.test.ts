@@ -6,7 +6,6 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   CCD,
-  connectDevices,
   expose,
   fitsCard,
   hasIndi,
@@ -16,10 +15,9 @@ import {
   SCOPE,
   serverKinds,
   sexagesimal,
-  startServer,
+  startCcdScene,
   stopAllServers,
   syncTelescope,
-  waitForDevices,
 } from './harness.js'
 
 const nextPort = portBlock(18004, 2)
@@ -29,14 +27,10 @@ describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: snooping between C++
   let client: RawClient
 
   beforeEach(async () => {
-    server = await startServer({
-      kind,
-      port: nextPort(),
-      drivers: ['indi_simulator_telescope', 'indi_simulator_ccd'],
-    })
-    client = await waitForDevices(server.port, [SCOPE, CCD])
-    await connectDevices(client, [SCOPE, CCD])
-    client.send(`<enableBLOB device="${CCD}" name="CCD1">Also</enableBLOB>`)
+    ;({ server, client } = await startCcdScene(kind, nextPort(), {
+      connect: [SCOPE, CCD],
+      blobProperty: 'CCD1',
+    }))
   })
   afterEach(async () => {
     client?.close()

@@ -5,9 +5,7 @@
  * byte for byte, frame after frame.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   blobBytes,
@@ -15,13 +13,13 @@ import {
   connectDevices,
   expose,
   fixturesDir,
+  getpropDownload,
   hasIndi,
   is,
   newSwitch,
   portBlock,
   type RawClient,
   type RunningServer,
-  runTool,
   SCOPE,
   serverKinds,
   startServer,
@@ -177,28 +175,12 @@ describe.skipIf(!hasIndi).each(serverKinds)(
     })
 
     it('indi_getprop downloads a frame into an identical file', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'indi-interop-getprop-'))
-      try {
-        const tool = runTool(
-          'indi_getprop',
-          ['-h', '127.0.0.1', '-p', String(server.port), '-t', '20', `${CAMERA}.IMAGE.FRAME`],
-          30_000,
-          dir,
-        )
-        let done = false
-        void tool.finally(() => {
-          done = true
-        })
-        // indi_getprop enables BLOBs itself once connected; snap until it has caught a frame.
-        while (!done && readdirSync(dir).length === 0) await snap()
-        expect((await tool).code).toBe(0)
-        expect(readdirSync(dir)).toEqual([`${CAMERA}.IMAGE.FRAME.bin`])
-        const file = readFileSync(join(dir, `${CAMERA}.IMAGE.FRAME.bin`))
-        expect(file.length).toBe(FRAME_BYTES)
-        expect(file.equals(expected)).toBe(true)
-      } finally {
-        rmSync(dir, { recursive: true, force: true })
-      }
+      const { result, files } = await getpropDownload(server.port, `${CAMERA}.IMAGE.FRAME`, snap)
+      expect(result.code).toBe(0)
+      expect([...files.keys()]).toEqual([`${CAMERA}.IMAGE.FRAME.bin`])
+      const file = files.get(`${CAMERA}.IMAGE.FRAME.bin`)!
+      expect(file.length).toBe(FRAME_BYTES)
+      expect(file.equals(expected)).toBe(true)
     })
 
     /** Uploads 8 MiB of random bytes as base64 in `lineLength`-column lines (0: one line). */
