@@ -71,6 +71,17 @@ function lateClient(server: IndiServer, label: string, delayMs: number, tellsRel
   return reader
 }
 
+/** A TCP client of the server on `port` that asked for everything, BLOBs included, and saw the definitions. */
+async function tcpBlobClient(port: number) {
+  const sock = connect(port, '127.0.0.1')
+  await once(sock, 'connect')
+  const reader = new Reader()
+  sock.on('data', (d: Buffer) => reader.push(d))
+  sock.write(GP + ENABLE)
+  await reader.waitFor('<defBLOBVector')
+  return { sock, reader }
+}
+
 let server: IndiServer
 afterEach(async () => {
   await server?.close()
@@ -147,17 +158,8 @@ describe('reused BLOB buffers', () => {
   it('over TCP: a fast and a paused client; the paused one resumes and what it gets is intact', async () => {
     const driver = await setup({ port: 0, stallTimeoutMs: 50 })
     const { port } = await server.listen()
-    const open = async () => {
-      const sock = connect(port, '127.0.0.1')
-      await once(sock, 'connect')
-      const reader = new Reader()
-      sock.on('data', (d: Buffer) => reader.push(d))
-      sock.write(GP + ENABLE)
-      await reader.waitFor('<defBLOBVector')
-      return { sock, reader }
-    }
-    const fast = await open()
-    const paused = await open()
+    const fast = await tcpBlobClient(port)
+    const paused = await tcpBlobClient(port)
     paused.sock.pause()
     for (let k = 0; k < 10; k++) {
       await sendBlob(driver, k)
@@ -178,12 +180,7 @@ describe('reused BLOB buffers', () => {
   it('with acceptBinary (each TCP client sniffed first), an XML client still lets buffers be reused', async () => {
     const driver = await setup({ port: 0, acceptBinary: true })
     const { port } = await server.listen()
-    const sock = connect(port, '127.0.0.1')
-    await once(sock, 'connect')
-    const reader = new Reader()
-    sock.on('data', (d: Buffer) => reader.push(d))
-    sock.write(GP + ENABLE)
-    await reader.waitFor('<defBLOBVector')
+    const { sock, reader } = await tcpBlobClient(port)
     for (let k = 0; k < 6; k++) {
       await sendBlob(driver, k)
       await reader.waitFor('</setBLOBVector>', k + 1)
