@@ -6,8 +6,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   CCD,
+  CCD_SCENE_DRIVERS,
   childNamed,
-  connectDevices,
   hasIndi,
   is,
   isAlive,
@@ -16,13 +16,12 @@ import {
   type RunningServer,
   SCOPE,
   serverKinds,
-  startServer,
+  startCcdScene,
   stopAllServers,
   waitForDevices,
 } from './harness.js'
 
 const nextPort = portBlock(18052, 2)
-const DRIVERS = ['indi_simulator_telescope', 'indi_simulator_ccd']
 
 describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: what clients receive', (kind) => {
   let server: RunningServer
@@ -51,9 +50,7 @@ describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: what clients receive
   // One server per kind for the whole file (each test uses its own fresh clients): server start
   // and connection dominate this file's run time otherwise.
   beforeAll(async () => {
-    server = await startServer({ kind, port: nextPort(), drivers: DRIVERS })
-    control = await waitForDevices(server.port, [SCOPE, CCD])
-    await connectDevices(control, [SCOPE])
+    ;({ server, client: control } = await startCcdScene(kind, nextPort(), { connect: [SCOPE], blobs: false }))
   })
   afterEach(() => {
     for (const c of clients.splice(0)) c.close()
@@ -101,14 +98,14 @@ describe.skipIf(!hasIndi).each(serverKinds)('interop on %s: what clients receive
   })
 
   it('survives malformed XML from a client: drivers untouched, other clients served', async () => {
-    const pids = DRIVERS.map((d) => childNamed(server.pid, d))
+    const pids = CCD_SCENE_DRIVERS.map((d) => childNamed(server.pid, d))
     const bad = await connect()
     bad.send('<bad attr=x/><a></b></oops><newSwitchVector device="')
     bad.socket.end()
     await telescopeActivity()
     const fresh = await waitForDevices(server.port, [SCOPE, CCD])
     clients.push(fresh)
-    expect(DRIVERS.map((d) => childNamed(server.pid, d))).toEqual(pids)
+    expect(CCD_SCENE_DRIVERS.map((d) => childNamed(server.pid, d))).toEqual(pids)
     expect(pids.every((p) => p !== undefined && isAlive(p))).toBe(true)
   })
 })

@@ -751,6 +751,9 @@ export async function connectDevices(
 export const CCD = 'CCD Simulator'
 export const SCOPE = 'Telescope Simulator'
 
+/** The C++ simulators a CCD scene runs (startCcdScene). */
+export const CCD_SCENE_DRIVERS = ['indi_simulator_telescope', 'indi_simulator_ccd']
+
 /**
  * Where the CCD scenarios start: a server of `kind` running the telescope and CCD simulators, a
  * raw client that has seen both devices, the `connect` devices connected, and the CCD's BLOBs
@@ -764,7 +767,7 @@ export async function startCcdScene(
   const server = await startServer({
     kind,
     port,
-    drivers: ['indi_simulator_telescope', 'indi_simulator_ccd'],
+    drivers: CCD_SCENE_DRIVERS,
     ...(options.args ? { args: options.args } : {}),
   })
   const client = await waitForDevices(server.port, [SCOPE, CCD])
