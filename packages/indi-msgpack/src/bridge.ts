@@ -1,5 +1,6 @@
 import { buildMessageBytes, type IndiMessage, IndiParser, type ParserLimits } from '@indi-ts/indi-xml'
-import type { AbortOptions, Connection } from '@indi-ts/transport'
+import type { Connection } from '@indi-ts/transport'
+import { ForwardingConnection } from './forwarding.js'
 import { encodeFrame, type FrameLimits, LINK_PREAMBLE } from './framing.js'
 import { binaryReader } from './link.js'
 
@@ -33,25 +34,18 @@ export function binaryAsXml(connection: Connection, options: BinaryAsXmlOptions 
   return new BinaryAsXml(connection, options)
 }
 
-class BinaryAsXml implements Connection {
+class BinaryAsXml extends ForwardingConnection {
   private readonly parser: IndiParser
   private iterated = false
   constructor(
-    private readonly inner: Connection,
+    inner: Connection,
     private readonly options: BinaryAsXmlOptions,
   ) {
+    super(inner)
     this.parser = new IndiParser(options.parserLimits ?? {})
     inner.send(LINK_PREAMBLE)
   }
-  get label(): string {
-    return this.inner.label
-  }
-  get bufferedBytes(): number {
-    return this.inner.bufferedBytes
-  }
-  get closed(): Promise<Error | undefined> {
-    return this.inner.closed
-  }
+  // No `released`: the parser may keep the end of `chunk` for the next send, so this never tells.
   send(chunk: Uint8Array): boolean {
     let ok = true
     for (const ev of this.parser.push(chunk)) {
@@ -69,18 +63,6 @@ class BinaryAsXml implements Connection {
       ok = this.inner.send(frame)
     }
     return ok
-  }
-  drained(options?: AbortOptions): Promise<void> {
-    return this.inner.drained(options)
-  }
-  end(options?: AbortOptions): Promise<void> {
-    return this.inner.end(options)
-  }
-  close(options?: AbortOptions): Promise<void> {
-    return this.inner.close(options)
-  }
-  destroy(reason?: Error): void {
-    this.inner.destroy(reason)
   }
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     if (this.iterated) throw new TypeError(`${this.label}: already being iterated`)

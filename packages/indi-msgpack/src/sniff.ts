@@ -1,5 +1,6 @@
 import { IndiError } from '@indi-ts/indi-xml'
 import type { AbortOptions, Connection } from '@indi-ts/transport'
+import { ForwardingConnection } from './forwarding.js'
 import { LINK_PREAMBLE } from './framing.js'
 
 /** What `sniffProtocol` found. */
@@ -47,38 +48,15 @@ export async function sniffProtocol(
 }
 
 /** A connection whose reading was started by someone else: yields the bytes already read first. */
-class PrefixedConnection implements Connection {
+class PrefixedConnection extends ForwardingConnection {
   private iterated = false
   constructor(
-    private readonly inner: Connection,
+    inner: Connection,
     private readonly it: AsyncIterator<Uint8Array>,
     private prefix: Uint8Array | undefined,
     private ended: boolean,
-  ) {}
-  get label(): string {
-    return this.inner.label
-  }
-  get bufferedBytes(): number {
-    return this.inner.bufferedBytes
-  }
-  get closed(): Promise<Error | undefined> {
-    return this.inner.closed
-  }
-  send(chunk: Uint8Array, released?: () => void): boolean {
-    // Passed on: the inner connection is the one that knows when it let go of the chunk.
-    return this.inner.send(chunk, released)
-  }
-  drained(options?: AbortOptions): Promise<void> {
-    return this.inner.drained(options)
-  }
-  end(options?: AbortOptions): Promise<void> {
-    return this.inner.end(options)
-  }
-  close(options?: AbortOptions): Promise<void> {
-    return this.inner.close(options)
-  }
-  destroy(reason?: Error): void {
-    this.inner.destroy(reason)
+  ) {
+    super(inner)
   }
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     if (this.iterated) throw new IndiError('ERR_INDI_CLOSED', `${this.label}: already being iterated`)
