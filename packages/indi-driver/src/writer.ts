@@ -1,4 +1,5 @@
 import { IndiError } from '@indi-ts/indi-xml'
+import { drainedWithin } from '@indi-ts/transport'
 import type { Logger } from './logger.js'
 import type { OutMeta, Peer } from './peer.js'
 
@@ -211,16 +212,13 @@ export class Writer {
     await Promise.all(
       peers.map(async (p) => {
         try {
-          await p.conn.drained({ signal: AbortSignal.timeout(this.#o.drainTimeoutMs) })
+          await drainedWithin(p.conn, this.#o.drainTimeoutMs)
         } catch (e) {
           if (p.dead) return
           p.dead = true
           const slow =
-            e instanceof Error && e.name === 'TimeoutError'
-              ? new IndiError(
-                  'ERR_INDI_SLOW_PEER',
-                  `${p.label} did not drain within ${this.#o.drainTimeoutMs} ms`,
-                )
+            e instanceof IndiError && e.code === 'ERR_INDI_SLOW_PEER'
+              ? e
               : new IndiError('ERR_INDI_CONNECTION_RESET', `${p.label} ended while we were writing`, {
                   cause: e,
                 })

@@ -1,35 +1,8 @@
 import type { IndiMessage } from '@indi-ts/indi-xml'
 import { IndiError } from '@indi-ts/indi-xml'
-import type { AbortOptions, Connection } from '@indi-ts/transport'
+import { type AbortOptions, type Connection, drainedWithin } from '@indi-ts/transport'
 import { BinaryDecoder, encodeFrame, type FrameLimits, LINK_PREAMBLE } from './framing.js'
 import type { MessageStream } from './stream.js'
-
-/**
- * Waits for `connection.drained()` at most `ms`.
- * @throws IndiError `ERR_INDI_SLOW_PEER` after the deadline; `signal.reason` when aborted.
- */
-export async function drainedWithin(connection: Connection, ms: number, signal?: AbortSignal): Promise<void> {
-  signal?.throwIfAborted()
-  // One controller and a cleared timer rather than AbortSignal.timeout/any: a busy sender
-  // calls this thousands of times and must not leave timers or listeners behind.
-  const controller = new AbortController()
-  const onAbort = (): void => controller.abort(signal?.reason)
-  signal?.addEventListener('abort', onAbort, { once: true })
-  const timer = setTimeout(() => {
-    controller.abort(
-      new IndiError('ERR_INDI_SLOW_PEER', `${connection.label}: peer did not drain within ${ms} ms`),
-    )
-  }, ms)
-  try {
-    await connection.drained({ signal: controller.signal })
-  } catch (error) {
-    if (controller.signal.aborted) throw controller.signal.reason
-    throw error
-  } finally {
-    clearTimeout(timer)
-    signal?.removeEventListener('abort', onAbort)
-  }
-}
 
 /** Options of `binaryReader`. */
 export interface BinaryReaderOptions extends FrameLimits, AbortOptions {}
@@ -136,7 +109,7 @@ export class BinaryWriter {
    * @throws IndiError `ERR_INDI_SLOW_PEER` after the deadline; `signal.reason` when aborted.
    */
   drained(options: AbortOptions = {}): Promise<void> {
-    return drainedWithin(this.connection, this.drainTimeoutMs, options.signal)
+    return drainedWithin(this.connection, this.drainTimeoutMs, options)
   }
 
   /** Flushes and closes the connection. */

@@ -1,7 +1,7 @@
 import type { IndiMessage, ParserLimits, XmlParseError } from '@indi-ts/indi-xml'
 import { buildMessageBytes, IndiError, IndiParser } from '@indi-ts/indi-xml'
-import type { AbortOptions, Connection } from '@indi-ts/transport'
-import { BinaryMessageStream, type BinaryStreamOptions, drainedWithin } from './link.js'
+import { type AbortOptions, type Connection, drainedWithin } from '@indi-ts/transport'
+import { BinaryMessageStream, type BinaryStreamOptions } from './link.js'
 
 /**
  * INDI messages both ways over one connection, whatever the encoding: what a server or driver
@@ -100,7 +100,7 @@ export class XmlMessageStream implements MessageStream {
   }
 
   drained(options: AbortOptions = {}): Promise<void> {
-    return drainedWithin(this.connection, this.drainTimeoutMs, options.signal)
+    return drainedWithin(this.connection, this.drainTimeoutMs, options)
   }
 
   close(options?: AbortOptions): Promise<void> {
