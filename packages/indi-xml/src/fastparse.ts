@@ -15,7 +15,7 @@
  * character costs a charCodeAt (~4 ns each in these loops on Node 20).
  */
 import { Buffer, isAscii } from 'node:buffer'
-import { latin1, utf8 } from './bytes.js'
+import { isSpaceByte, latin1, utf8 } from './bytes.js'
 import { crackSwitchState, isBlobPolicy, isPropertyPerm, isPropertyState, isSwitchRule } from './guards.js'
 import type {
   DefBlob,
@@ -122,10 +122,6 @@ function count(v: string | undefined): number | undefined | null {
   return /^\d+$/.test(t) ? Number(t) : null
 }
 
-function isSpace(c: number): boolean {
-  return c === 32 || c === 10 || c === 13 || c === 9
-}
-
 /** Cursor over one element string. One per parser; every method returns false/-1 to give up. */
 export class FastReader {
   private s = ''
@@ -217,7 +213,7 @@ export class FastReader {
     const members: OneBlob[] = []
     if (!this.selfClosed) {
       for (;;) {
-        while (p < end && isSpace(b[p]!)) p++
+        while (p < end && isSpaceByte(b[p]!)) p++
         if (b[p] !== 60) return undefined
         if (b[p + 1] === 47) {
           if (this.byteEndTag(b, p, end, tag) !== end) return undefined
@@ -239,8 +235,8 @@ export class FastReader {
           if (lt === -1 || lt >= end) return undefined
           let ts = p
           let te = lt
-          while (ts < te && isSpace(b[ts]!)) ts++
-          while (te > ts && isSpace(b[te - 1]!)) te--
+          while (ts < te && isSpaceByte(b[ts]!)) ts++
+          while (te > ts && isSpaceByte(b[te - 1]!)) te--
           // isAscii is SIMD (~0.4 ms for 11 MB); a non-ASCII byte would decode differently
           // from the general parser's UTF-8 string, so leave that case to it.
           if (ts < te) {
@@ -294,7 +290,7 @@ export class FastReader {
     const n = name.length
     for (let i = 0; i < n; i++) if (b[p + 2 + i] !== name.charCodeAt(i)) return -1
     p += 2 + n
-    while (p < end && isSpace(b[p]!)) p++
+    while (p < end && isSpaceByte(b[p]!)) p++
     return b[p] === 62 ? p + 1 : -1
   }
 
@@ -315,7 +311,7 @@ export class FastReader {
     for (;;) {
       let c = s.charCodeAt(p)
       let spaced = false
-      while (isSpace(c)) {
+      while (isSpaceByte(c)) {
         spaced = true
         c = s.charCodeAt(++p)
       }
@@ -335,10 +331,10 @@ export class FastReader {
       while (c >= 97 && c <= 122) c = s.charCodeAt(++p)
       const id = attrId(s, an, p - an)
       if (id < 0 || (mask >> id) & 1 || ++count > this.maxAttrs) return -1
-      while (isSpace(c)) c = s.charCodeAt(++p)
+      while (isSpaceByte(c)) c = s.charCodeAt(++p)
       if (c !== 61) return -1
       c = s.charCodeAt(++p)
-      while (isSpace(c)) c = s.charCodeAt(++p)
+      while (isSpaceByte(c)) c = s.charCodeAt(++p)
       if (c !== 34 && c !== 39) return -1
       const q = c
       const vs = ++p
@@ -363,7 +359,7 @@ export class FastReader {
     // out-of-bounds charCodeAt deoptimises this code into a slower form.
     if (p >= this.n) return false
     let c = s.charCodeAt(p)
-    while (isSpace(c)) c = s.charCodeAt(++p)
+    while (isSpaceByte(c)) c = s.charCodeAt(++p)
     const ts = p
     // Find the end with indexOf (a builtin search), then check the characters in one tight
     // loop: this halved readText's share of the profile against a single loop doing both.
@@ -374,7 +370,7 @@ export class FastReader {
       if (c < 128 ? OK_TEXT[c] === 0 : c >= 0xfffe) return false
     }
     let te = lt
-    while (te > ts && isSpace(s.charCodeAt(te - 1))) te--
+    while (te > ts && isSpaceByte(s.charCodeAt(te - 1))) te--
     this.text = te === ts ? '' : s.slice(ts, te)
     this.p = lt
     return true
@@ -387,7 +383,7 @@ export class FastReader {
     if (s.charCodeAt(p + 1) !== 47 || !same(s, p + 2, name)) return false
     p += 2 + name.length
     let c = s.charCodeAt(p)
-    while (isSpace(c)) c = s.charCodeAt(++p)
+    while (isSpaceByte(c)) c = s.charCodeAt(++p)
     if (c !== 62) return false
     this.p = p + 1
     return true
@@ -402,7 +398,7 @@ export class FastReader {
     let p = this.p
     if (p >= this.n) return -1 // as in readText
     let c = s.charCodeAt(p)
-    while (isSpace(c)) c = s.charCodeAt(++p)
+    while (isSpaceByte(c)) c = s.charCodeAt(++p)
     if (c !== 60) return -1
     this.p = p
     if (s.charCodeAt(p + 1) === 47) return this.endTag(root) && (this.prefix || this.p === this.n) ? 0 : -1
